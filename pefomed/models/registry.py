@@ -1,0 +1,99 @@
+"""Model registry: named builders (tiny test models, presets), plus loading by hub id or folder.
+
+    @register_model("tiny-llava", family="llava", description="...")
+    def tiny_llava(seed: int = 0) -> ModelBundle: ...
+
+    create_model("tiny-llava")                   # a registered builder
+    create_model("./my-llava-med")               # a local folder, family detected from config
+    create_model("llava-hf/llava-1.5-7b-hf")     # a hub id (needs the network)
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pefomed.errors import PefomedError, UnknownNameError, did_you_mean
+from pefomed.models.base import Family, ModelBundle
+from pefomed.registry import Registry
+
+FAMILIES: Registry[Family] = Registry("model family")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    family: str
+    builder: Callable[..., ModelBundle]
+    description: str
+    tiny: bool
+
+
+MODELS: Registry[ModelEntry] = Registry("model")
+
+
+def register_family(cls: type[Family]) -> type[Family]:
+    """Class decorator: instantiate and register a family under ``cls.name``."""
+    FAMILIES.add(cls.name, cls())
+    return cls
+
+
+def register_model(name: str, *, family: str, description: str, tiny: bool = False) -> Callable:
+    """Decorator registering a builder ``fn(seed=0, **kw) -> ModelBundle`` under ``name``."""
+
+    def deco(fn: Callable[..., ModelBundle]) -> Callable[..., ModelBundle]:
+        MODELS.add(name, ModelEntry(name, family, fn, description, tiny))
+        return fn
+
+    return deco
+
+
+def list_models(tiny_only: bool = False) -> list[str]:
+    """Registered model names, sorted."""
+    return [n for n, e in MODELS.items() if e.tiny or not tiny_only]
+
+
+def get_family(name: str) -> Family:
+    return FAMILIES.get(name)
+
+
+def detect_family(config: Any) -> Family:
+    """The family whose ``model_types`` contains ``config.model_type``."""
+    model_type = getattr(config, "model_type", None)
+    for _, fam in FAMILIES.items():
+        if model_type in fam.model_types:
+            return fam
+    known = sorted(t for _, f in FAMILIES.items() for t in f.model_types)
+    raise PefomedError(
+        f"no registered family handles model_type {model_type!r}; pass family=... "
+        f"(one of {', '.join(FAMILIES.names())}) or use a model of type {', '.join(known)}"
+    )
+
+
+def create_model(name_or_path: str, *, family: str | None = None, seed: int = 0, **kwargs: Any) -> ModelBundle:
+    """Build a registered model, or load a checkpoint from a local folder or hub id.
+
+    ``family`` overrides detection from the checkpoint's config.
+    """
+    _ensure_builtin_models()
+    if name_or_path in MODELS:
+        return MODELS.get(name_or_path).builder(seed=seed, **kwargs)
+    path = Path(name_or_path).expanduser()
+    if path.is_dir() or _looks_like_hub_id(name_or_path):
+        from pefomed.models.loading import load_pretrained
+
+        return load_pretrained(name_or_path, family=family, **kwargs)
+    raise UnknownNameError(
+        did_you_mean(name_or_path, MODELS.names(), "model")
+        + " (or give a local folder or a hub id like org/name)"
+    )
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
+
+
+def _ensure_builtin_models() -> None:
+    import pefomed.models.families  # noqa: F401  (registers the built-in families)
