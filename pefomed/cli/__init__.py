@@ -1,0 +1,17 @@
+"""The ``pefomed`` command line. Each subcommand lives in its own module and registers on ``main``.
+
+Bad input (a :class:`~pefomed.errors.PefomedError`) prints one line and exits with status 2;
+tracebacks are for bugs only.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pefomed.cli.app import main
+
+# importing the command modules registers their commands on `main`
+from pefomed.cli import ls  # noqa: E402,F401
+
+__all__ = ["main"]

@@ -1,0 +1,61 @@
+"""The root click group and the one place user errors become a one-line message + exit 2."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from pefomed.errors import PefomedError
+
+
+class PefomedGroup(click.Group):
+    """Turns PefomedError anywhere below into ``error: <message>`` and exit status 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PefomedError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+def _quiet_libraries() -> None:
+    # transformers/tokenizers chatter (progress bars, torchvision fallback warnings) would bury
+    # the tables users came for.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    except Exception:  # pragma: no cover - transformers always installed
+        pass
+
+
+@click.group(cls=PefomedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pefomed")
+def main() -> None:
+    """pefomed: which adapter gives the best Med-VQA accuracy for what it costs?"""
+    _quiet_libraries()
+
+
+def parse_set_options(pairs: tuple[str, ...], where: str = "--set") -> dict:
+    """``key=value`` pairs -> dict, values parsed as YAML scalars (``r=8`` -> 8, ``x=[a,b]`` -> list)."""
+    import yaml
+
+    out: dict = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise PefomedError(f"{where} {pair!r} is not key=value; write e.g. {where} r=8")
+        key, raw = pair.split("=", 1)
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = raw
+    return out
