@@ -1,0 +1,37 @@
+"""Scoring on the real VQA-RAD test split (451 questions): references against themselves and a
+constant "yes" baseline, whose closed accuracy is exactly the share of "yes" answers."""
+import json
+
+import pytest
+
+from pefomed.data.record import VQARecord
+from pefomed.evaluation import normalize_answer, score
+
+pytestmark = pytest.mark.vqarad
+
+
+@pytest.fixture(scope="module")
+def records(vqa_rad_root):
+    items = json.loads((vqa_rad_root / "testset.json").read_text())
+    return [VQARecord(id=str(it["qid"]), question=it["question"], answer=str(it["answer"]),
+                      answer_type=it["answer_type"].strip().lower(), image=vqa_rad_root / "images" / it["image_name"],
+                      question_type=it["question_type"], organ=it["image_organ"].lower())
+            for it in items]
+
+
+def test_references_score_perfectly(records):
+    res = score(records, [r.answer for r in records], bootstrap=0)
+    assert res.n == 451
+    assert res.metrics["closed-accuracy"]["n"] == 272 and res.metrics["open-exact"]["n"] == 179
+    for name in ("closed-accuracy", "open-exact", "open-recall", "overall-exact", "token-f1", "bleu-1"):
+        assert res.metrics[name]["value"] == 1.0, name
+
+
+def test_always_yes_baseline(records):
+    closed = [r for r in records if r.answer_type == "closed"]
+    share_yes = sum(normalize_answer(r.answer) == "yes" for r in closed) / len(closed)
+    res = score(records, ["yes"] * len(records), seed=0)
+    m = res.metrics["closed-accuracy"]
+    assert m["value"] == pytest.approx(share_yes)
+    assert m["ci95"][0] < share_yes < m["ci95"][1]
+    assert sum(c["n"] for c in res.breakdown["organ"].values()) == 451
