@@ -5,6 +5,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pefomed.data.images import open_image
 from pefomed.data.record import VQARecord
 from pefomed.errors import PefomedError
 from pefomed.evaluation.prediction import Prediction
@@ -54,7 +55,7 @@ def predict(model: Any, records: Sequence[VQARecord], *, batch_size: int = 16, m
 
 
 def _answer(bundle: "ModelBundle", batch: list[VQARecord], max_new_tokens: int) -> list[str]:
-    images = [r.load_image() for r in batch]
+    images = [open_image(r) for r in batch]
     questions = [r.question for r in batch]
     # classifier families (ViLT) implement generate() as argmax over their answer classes
     return bundle.family.generate(bundle, images, questions, max_new_tokens=max_new_tokens)
