@@ -14,6 +14,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from pefomed.errors import UnsupportedError
+
 PARTS: tuple[str, ...] = ("vision", "projector", "language")
 LAYER_KINDS: tuple[str, ...] = ("attention", "mlp", "all-linear")
 Task = Literal["generate", "classify"]
@@ -21,11 +23,14 @@ Task = Literal["generate", "classify"]
 
 @dataclass(frozen=True)
 class Anatomy:
-    """Module-name prefixes of each part, plus leaf-name patterns of layer kinds.
+    """Module-name prefixes of each part, plus name patterns of layer kinds.
 
     ``head`` lists output layers (``lm_head``, a classifier) that adapters leave alone and that
-    stay out of 4-bit quantization. Patterns are regular expressions matched against the *last*
-    component of a module name (``q_proj``, ``qkv``, ``fc1``...).
+    stay out of 4-bit quantization. ``attention`` and ``mlp`` are regular expressions matched
+    against the *end* of a fully qualified module name, starting at a component boundary:
+    ``self_attn\\.q_proj`` matches ``model.language_model.layers.0.self_attn.q_proj``. Context
+    in the pattern is what keeps BERT-style ``attention.output.dense`` apart from the MLP's
+    ``layer.3.output.dense``.
     """
 
     vision: tuple[str, ...]
@@ -33,13 +38,26 @@ class Anatomy:
     language: tuple[str, ...]
     head: tuple[str, ...] = ()
     attention: tuple[str, ...] = (
-        r"q_proj", r"k_proj", r"v_proj", r"o_proj", r"out_proj", r"qkv", r"proj",
-        r"query", r"key", r"value", r"q", r"k", r"v", r"o", r"dense",
+        r"(self_attn|attn|cross_attn|encoder_attn)\.(q_proj|k_proj|v_proj|o_proj|out_proj|qkv|proj|projection)",
+        r"(attention|crossattention)\.(self|attention)\.(query|key|value)",
+        r"(attention|crossattention)\.output\.dense",
     )
     mlp: tuple[str, ...] = (
-        r"fc\d*", r"gate_proj", r"up_proj", r"down_proj", r"mlp\.\d+", r"linear_\d+",
-        r"intermediate\.dense", r"output\.dense", r"wi", r"wo", r"proj",
+        r"mlp\.(fc1|fc2|gate_proj|up_proj|down_proj|linear_fc1|linear_fc2)",
+        r"(intermediate|intermediate_query)\.dense",
+        r"layers?\.\d+\.(output|output_query)\.dense",
     )
+
+    def layer_kind(self, module_name: str) -> str | None:
+        """"attention", "mlp" or None. Linear layers of the projector count as "mlp"."""
+        part = self.part_of(module_name)
+        if part in (None, "head"):
+            return None
+        if any(_ends_with(module_name, p) for p in self.attention):
+            return "attention"
+        if part == "projector" or any(_ends_with(module_name, p) for p in self.mlp):
+            return "mlp"
+        return None
 
     def prefixes(self, part: str) -> tuple[str, ...]:
         return {"vision": self.vision, "projector": self.projector, "language": self.language}[part]
@@ -65,6 +83,10 @@ def _under(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
+def _ends_with(name: str, pattern: str) -> bool:
+    return re.search(rf"(?:^|\.)(?:{pattern})$", name) is not None
+
+
 @dataclass
 class ModelBundle:
     """A model with everything needed to feed it: processor/tokenizer and its family."""
@@ -86,7 +108,11 @@ class Family:
 
     Subclasses implement :meth:`encode` (a batch of images + questions [+ answers] -> model
     inputs, with ``labels`` = -100 everywhere but the answer tokens) and :meth:`generate`
-    (greedy short answers) or, for ``task == "classify"``, :meth:`predict`.
+    (greedy short answers). For ``task == "classify"`` (ViLT) ``labels`` are soft targets over
+    the label space and :meth:`generate` returns the top label's text.
+
+    Adapter names used as keys below are the catalogue's (``adapters/<name>.yaml``: ``"lora"``,
+    ``"prefix"``, ``"prompt"``...).
     """
 
     name: str = ""
@@ -96,6 +122,11 @@ class Family:
     task: Task = "generate"
     #: adapter name -> one-line reason it cannot work on this family (refused up front)
     unsupported: dict[str, str] = {}
+    #: adapter name, or "*" for every method that targets Linear layers -> part -> why that
+    #: part cannot be targeted (e.g. Gemma3's projector is a raw weight, not a Linear)
+    untargetable_parts: dict[str, dict[str, str]] = {}
+    #: whether :meth:`image_features` / :meth:`forward_with_features` are implemented
+    supports_feature_cache: bool = False
 
     def encode(self, bundle: ModelBundle, images: list, questions: list[str],
                answers: list[str] | None = None) -> dict[str, torch.Tensor]:
@@ -111,18 +142,65 @@ class Family:
         return load_processor_default(name_or_path)
 
     def layer_kind(self, module_name: str) -> str | None:
-        """"attention", "mlp" or None for a Linear-like module, by its leaf name."""
-        leaf = module_name.rsplit(".", 1)[-1]
-        parent = module_name.rsplit(".", 2)[-2] if module_name.count(".") >= 1 else ""
-        if any(re.fullmatch(p, leaf) for p in self.anatomy.attention) and _looks_attention(module_name):
-            return "attention"
-        if any(re.fullmatch(p, leaf) for p in self.anatomy.mlp) or "mlp" in parent:
-            return "mlp"
+        """"attention", "mlp" or None for a Linear-like module (see :meth:`Anatomy.layer_kind`)."""
+        return self.anatomy.layer_kind(module_name)
+
+    def untargetable(self, method: str, part: str) -> str | None:
+        """Why ``method`` cannot target ``part`` on this family, or None if it can."""
+        for key in (method, "*"):
+            reason = self.untargetable_parts.get(key, {}).get(part)
+            if reason:
+                return reason
         return None
 
+    def image_features(self, bundle: ModelBundle, inputs: dict[str, torch.Tensor], *,
+                       projected: bool = False) -> torch.Tensor:
+        """The frozen vision tower's output for ``inputs`` (from :meth:`encode`), batch first.
 
-def _looks_attention(module_name: str) -> bool:
-    return any(t in module_name for t in ("attn", "attention", "self_attn", "crossattention"))
+        Row ``i`` belongs to example ``i``, so a cache may store rows per example and stack them
+        again (:func:`stack_features` pads rows of unequal length). With ``projected=True`` the
+        projector is applied too (only when the projector is frozen as well).
+        """
+        raise UnsupportedError(f"model family {self.name!r} cannot cache vision features; "
+                               "train without a feature cache")
+
+    def forward_with_features(self, model: Any, inputs: dict[str, torch.Tensor], features: torch.Tensor, *,
+                              projector_live: bool = True) -> Any:
+        """``model(**inputs)`` with the vision tower replaced by cached ``features``.
+
+        ``model`` is the HF model, a peft-wrapped one, or anything with ``.model`` (a bundle).
+        With ``projector_live`` the projector runs on ``features`` (so it can be trained);
+        otherwise ``features`` must come from ``image_features(..., projected=True)``.
+        """
+        raise UnsupportedError(f"model family {self.name!r} cannot cache vision features; "
+                               "train without a feature cache")
+
+
+def outer_model(model: Any) -> nn.Module:
+    """The module to call: a bundle's or adapted model's ``.model``, else ``model`` itself."""
+    while not isinstance(model, nn.Module):
+        model = model.model
+    return model
+
+
+def hf_model(model: Any) -> nn.Module:
+    """The transformers model inside ``model`` (unwrapping a bundle and peft)."""
+    model = outer_model(model)
+    try:
+        from peft import PeftModel
+    except ImportError:  # pragma: no cover - peft is a dependency
+        return model
+    if isinstance(model, PeftModel):
+        base = model.get_base_model()
+        return base if not isinstance(base, PeftModel) else base.base_model.model
+    return model
+
+
+def stack_features(rows: list[torch.Tensor]) -> torch.Tensor:
+    """Stack per-example feature rows, zero-padding dimension 0 of each row to the longest."""
+    longest = max(r.shape[0] for r in rows)
+    padded = [torch.nn.functional.pad(r, (0, 0) * (r.dim() - 1) + (0, longest - r.shape[0])) for r in rows]
+    return torch.stack(padded)
 
 
 def load_processor_default(name_or_path: str) -> Any:

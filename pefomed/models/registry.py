@@ -51,10 +51,12 @@ def register_model(name: str, *, family: str, description: str, tiny: bool = Fal
 
 def list_models(tiny_only: bool = False) -> list[str]:
     """Registered model names, sorted."""
+    _ensure_builtin_models()
     return [n for n, e in MODELS.items() if e.tiny or not tiny_only]
 
 
 def get_family(name: str) -> Family:
+    _ensure_builtin_models()
     return FAMILIES.get(name)
 
 

@@ -1,6 +1,7 @@
 """Offline tokenizers for tiny models: no hub, deterministic, saved and loaded like real ones."""
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -22,18 +23,31 @@ fracture pneumonia effusion edema tumor cyst hemorrhage infarct
 """.split()
 
 
-def build_tiny_tokenizer(vocab_size: int = 384, extra_words: tuple[str, ...] = ()) -> PreTrainedTokenizerFast:
+def build_tiny_tokenizer(vocab_size: int = 384, extra_words: tuple[str, ...] = (),
+                         extra_special: tuple[str, ...] = (),
+                         named_special: dict[str, str] | None = None) -> PreTrainedTokenizerFast:
     """A byte-level BPE trained locally on Med-VQA words: covers any text, decodes exactly.
 
     Deterministic for a given ``vocab_size``. Keep ``vocab_size`` different from every layer
     width of the model: peft's prompt tuning finds the word embedding by vocabulary size.
+    ``extra_special`` adds special tokens a processor needs (``<|image_pad|>``, ...); they are
+    reserved inside ``vocab_size``, so ``len(tokenizer) == vocab_size`` still holds.
+    ``named_special`` also names special tokens (``{"image_token": "<image_soft_token>"}`` gives
+    ``tokenizer.image_token`` / ``.image_token_id``, saved in the tokenizer config), as some
+    processors expect. Each call returns a fresh copy: processors mutate their tokenizer.
     """
-    return _trained(vocab_size, tuple(extra_words))
+    named = dict(named_special or {})
+    extra = tuple(dict.fromkeys(tuple(extra_special) + tuple(named.values())))
+    tok = copy.deepcopy(_trained(vocab_size, tuple(extra_words), extra))
+    if named:
+        tok._set_model_specific_special_tokens(named)  # the public route (from_pretrained kwargs) needs files
+    return tok
 
 
-@lru_cache(maxsize=8)
-def _trained(vocab_size: int, extra_words: tuple[str, ...]) -> PreTrainedTokenizerFast:
-    floor = 256 + len(SPECIAL_TOKENS)
+@lru_cache(maxsize=16)
+def _trained(vocab_size: int, extra_words: tuple[str, ...], extra_special: tuple[str, ...]) -> PreTrainedTokenizerFast:
+    specials = list(dict.fromkeys(SPECIAL_TOKENS + extra_special))
+    floor = 256 + len(specials)
     if vocab_size < floor:
         raise ValueError(f"vocab_size >= {floor} must hold, but got vocab_size={vocab_size}")
     words = sorted(set(_DOMAIN_WORDS) | set(extra_words))
@@ -42,7 +56,7 @@ def _trained(vocab_size: int, extra_words: tuple[str, ...]) -> PreTrainedTokeniz
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False,
+        vocab_size=vocab_size, special_tokens=specials, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(corpus, trainer)
@@ -53,5 +67,5 @@ def _trained(vocab_size: int, extra_words: tuple[str, ...]) -> PreTrainedTokeniz
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>",
     )
-    fast.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    fast.add_special_tokens({"additional_special_tokens": specials[4:]})  # <image> and the extras
     return fast

@@ -1,0 +1,58 @@
+"""medvlm-tiny: a few-million-parameter LLaVA pretrained by this project on synth-rad captions.
+
+The weights ship in ``pefomed/assets/medvlm-tiny`` (fp16 safetensors, config, tokenizer and
+processor files; reloaded as fp32). They come from ``scripts/build_medvlm_tiny.py``: full
+training (vision tower, projector and language model) on image -> report captions of the
+synth-rad *train* split only, never its questions, as in the image-text stage of real medical
+VLMs. The base model therefore describes images in report style and fails exact-match VQA,
+while a short adapter fine-tune teaches the answer format: the default model on which adapter
+choices give different, meaningful numbers on a laptop CPU.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from pefomed.errors import PefomedError
+from pefomed.models.base import ModelBundle
+from pefomed.models.registry import register_model
+
+ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "medvlm-tiny"
+#: The caption prompt of pretraining (VQA uses the family's question prompt instead).
+REPORT_PROMPT = "<image>\nReport:"
+#: Architecture passed to ``build_llava`` (vocab 640 differs from every layer width on purpose).
+ARCHITECTURE: dict = dict(
+    image_size=64, patch=8, vision_hidden=128, vision_layers=4, vision_intermediate=512,
+    text_hidden=192, layers=4, text_intermediate=512, heads=4, vocab_size=640,
+)
+
+
+def build_untrained(seed: int = 0) -> ModelBundle:
+    """The randomly initialised medvlm-tiny (what pretraining starts from)."""
+    from pefomed.data.synth_rad_text import vocabulary
+    from pefomed.models.families.llava import build_llava
+
+    return build_llava(seed=seed, name="medvlm-tiny", extra_words=vocabulary(), **ARCHITECTURE)
+
+
+@register_model("medvlm-tiny", family="llava", tiny=False,
+                description="LLaVA (2.9M params) pretrained on synth-rad captions; the offline default")
+def medvlm_tiny(seed: int = 0, path: str | Path | None = None) -> ModelBundle:
+    """Load the shipped pretrained weights (fp32). ``seed`` is accepted for the registry's
+    signature; the weights are fixed, so it changes nothing."""
+    from pefomed.models.loading import load_pretrained
+
+    folder = Path(path) if path is not None else ASSET_DIR
+    if not (folder / "model.safetensors").is_file():
+        raise PefomedError(
+            f"medvlm-tiny weights are missing from {folder}; rebuild them with "
+            "`python scripts/build_medvlm_tiny.py` or reinstall pefomed"
+        )
+    bundle = load_pretrained(str(folder), family="llava", torch_dtype=torch.float32)
+    bundle.name = "medvlm-tiny"
+    bundle.source = "registry"
+    info = folder / "pretraining.json"
+    bundle.meta = {"pretraining": json.loads(info.read_text())} if info.is_file() else {}
+    return bundle
