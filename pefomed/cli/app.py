@@ -1,8 +1,8 @@
 """The root click group and the one place user errors become a one-line message + exit 2."""
 from __future__ import annotations
 
+import logging
 import os
-import sys
 
 import click
 
@@ -29,6 +29,8 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # bitsandbytes logs a CPU-kernel fallback notice on every 4-bit layer; it is not actionable
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     try:
         import transformers
 

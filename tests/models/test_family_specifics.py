@@ -48,18 +48,6 @@ def test_qwen_precomputed_positions_equal_the_models_own(name):
     assert torch.equal(forward(bundle.model, enc).logits, forward(bundle.model, derived).logits)
 
 
-def test_qwen_trains_with_prefix_tuning_thanks_to_precomputed_positions():
-    from peft import PrefixTuningConfig, TaskType, get_peft_model
-
-    bundle = create_model("tiny-qwen2-vl")
-    bundle.model = get_peft_model(bundle.model, PrefixTuningConfig(task_type=TaskType.CAUSAL_LM,
-                                                                   num_virtual_tokens=3))
-    enc = bundle.family.encode(bundle, make_images(), QUESTIONS, ANSWERS)
-    loss = bundle.model(**enc).loss
-    loss.backward()
-    assert torch.isfinite(loss) and len(bundle.family.generate(bundle, make_images(), QUESTIONS, 2)) == 2
-
-
 def test_paligemma_marks_the_answer_as_suffix_for_its_prefix_lm_mask():
     bundle = create_model("tiny-paligemma")
     enc = bundle.family.encode(bundle, make_images(), QUESTIONS, ANSWERS)

@@ -28,8 +28,12 @@ class Blip2Family(Family):
         head=("language_model.lm_head",),
         mlp=Anatomy.mlp + (r"layers\.\d+\.(fc1|fc2)",),  # OPT's MLP sits directly in the layer
     )
-    unsupported = {"prompt": "prompt tuning: peft cannot find BLIP-2's input embeddings and its forward "
-                             "needs input_ids; use prefix tuning or lora instead"}
+    unsupported = {
+        "prompt": "prompt tuning: peft cannot find BLIP-2's input embeddings and its forward needs "
+                  "input_ids; use lora or another weight adapter instead",
+        "prefix": "prefix tuning: BLIP-2's generate calls its language model directly, bypassing "
+                  "peft's prefix, so answers ignore what was trained; use lora instead",
+    }
     supports_feature_cache = True
 
     def encode(self, bundle, images, questions, answers=None):

@@ -53,6 +53,8 @@ class _SiglipGemmaFeatures(Family):
 @register_family
 class PaliGemmaFamily(_SiglipGemmaFeatures):
     name = "paligemma"
+    unsupported = {"prompt": "prompt tuning: peft drops PaliGemma's token_type_ids, so training and "
+                             "generation attend to the prompt differently; use prefix tuning or lora"}
     model_types = ("paligemma",)
     anatomy = Anatomy(
         vision=("model.vision_tower",),

@@ -19,7 +19,9 @@ QWEN_SPECIAL = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_
 _PIXEL_KEYS = ("pixel_values",)
 
 _PROMPT_WHY = ("prompt tuning prepends virtual tokens that Qwen's 3-D M-RoPE positions do not cover "
-               "(the forward fails or image positions turn 1-D); use prefix tuning or lora instead")
+               "(the forward fails or image positions turn 1-D); use lora instead")
+_PREFIX_WHY = ("prefix tuning trains, but generation crashes: Qwen's M-RoPE index reads the attention "
+               "mask that peft lengthens by the prefix; use lora instead")
 
 
 class _QwenBase(Family):
@@ -29,7 +31,7 @@ class _QwenBase(Family):
         language=("model.language_model",),
         head=("lm_head",),
     )
-    unsupported = {"prompt": _PROMPT_WHY}
+    unsupported = {"prompt": _PROMPT_WHY, "prefix": _PREFIX_WHY}
     supports_feature_cache = True
     processor_class = "Qwen2VLProcessor"
 

@@ -1,0 +1,102 @@
+"""Save and load adapted models: weights as safetensors (peft's format for peft methods) + JSON.
+
+A saved folder holds ``pefomed_adapter.json`` (method, parts, layers, settings, ...) beside the
+weights. For peft methods the weights are plain peft (``adapter_config.json`` +
+``adapter_model.safetensors``), so ``peft.PeftModel.from_pretrained(base_model, folder)`` loads
+them without pefomed (for QLoRA, onto a base quantized the same way). Nothing is ever pickled,
+and folders holding pickle files are refused.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pefomed.adapters.handle import AdaptedModel, Request
+from pefomed.errors import PefomedError
+from pefomed.models.base import ModelBundle
+
+RECORD_FILE = "pefomed_adapter.json"
+FORMAT = 1
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+def save_adapted(adapted: AdaptedModel, folder: Path) -> Path:
+    """Write ``adapted`` into ``folder`` (created if needed); returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    extra = adapted.entry.save(adapted, folder)
+    record = {
+        "format": FORMAT,
+        "method": adapted.method,
+        "parts": list(adapted.parts),
+        "layers": adapted.layers,
+        "settings": adapted.settings,
+        "train_projector": adapted.train_projector,
+        "model": adapted.bundle.name,
+        "family": adapted.bundle.family.name,
+        "peft_backed": adapted.entry.peft_backed,
+        "touched_modules": adapted.touched_modules(),
+        "trainable_parameters": adapted.trainable_parameters(),
+        **extra,
+    }
+    (folder / RECORD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return folder
+
+
+def load_adapted(bundle: ModelBundle, folder: str | Path, *, trainable: bool = False) -> AdaptedModel:
+    """Re-apply a saved adapter to ``bundle`` (a freshly built model of the same kind).
+
+    ``bundle.model`` becomes the adapted model. With ``trainable=True`` the adapter's
+    parameters require grad again (to continue training).
+    """
+    from pefomed.adapters.catalogue import get_adapter
+    from pefomed.adapters.inject import MARK, check_supported
+
+    folder = Path(folder)
+    record = read_record(folder)
+    if record["family"] != bundle.family.name:
+        raise PefomedError(
+            f"{folder} holds a {record['method']} adapter for a {record['family']} model ({record['model']}), "
+            f"but {bundle.name} is a {bundle.family.name} model; load it onto the model it was trained on"
+        )
+    entry = get_adapter(record["method"])
+    request = Request(parts=tuple(record["parts"]), layers=record["layers"],
+                      settings=entry.resolve_settings(record["settings"]),
+                      train_projector=bool(record["train_projector"]))
+    check_supported(bundle, entry, request)
+    adapted = entry.load(bundle, request, folder, record, trainable)
+    setattr(adapted.base, MARK, entry.name)
+    return adapted
+
+
+def read_record(folder: Path) -> dict[str, Any]:
+    """The validated ``pefomed_adapter.json`` of ``folder`` (pickle files refused first)."""
+    if not folder.is_dir():
+        raise PefomedError(f"adapter folder {folder} does not exist; give the folder AdaptedModel.save() wrote")
+    refuse_pickles(folder)
+    path = folder / RECORD_FILE
+    if not path.is_file():
+        raise PefomedError(f"{folder} has no {RECORD_FILE}, so it was not saved by pefomed; save adapters with "
+                           "AdaptedModel.save() (a plain peft folder loads with peft.PeftModel.from_pretrained)")
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise PefomedError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}); re-save the adapter") from None
+    keys = ("format", "method", "parts", "layers", "settings", "train_projector", "model", "family")
+    missing = [k for k in keys if k not in record]
+    if missing:
+        raise PefomedError(f"{path} lacks {', '.join(missing)}; re-save the adapter with AdaptedModel.save()")
+    if record["format"] != FORMAT:
+        raise PefomedError(f"{path} has format {record['format']!r}, but this pefomed reads format {FORMAT}; "
+                           "re-save the adapter with this version")
+    return record
+
+
+def refuse_pickles(folder: Path) -> None:
+    """Raise if ``folder`` (or a subfolder) holds pickle files: pefomed never unpickles."""
+    found = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.suffix in PICKLE_SUFFIXES)
+    if found:
+        raise PefomedError(
+            f"{folder} holds pickle files ({', '.join(found[:3])}); pefomed never unpickles: "
+            "save the weights as safetensors (AdaptedModel.save) and remove the pickles"
+        )
