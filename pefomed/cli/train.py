@@ -1,0 +1,126 @@
+"""``pefomed train``: one budgeted fine-tuning run, evaluated, written to a run folder."""
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from pefomed.cli.app import main, parse_set_options
+
+DEFAULT_MODEL = "medvlm-tiny"
+DEFAULT_DATASET = "synth-rad"
+#: used when no budget option is given, so ``pefomed train --adapter lora`` just works
+DEFAULT_MAX_STEPS = 100
+
+
+@main.command("train")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="registered name, folder or hub id")
+@click.option("--dataset", default=DEFAULT_DATASET, show_default=True, help="registered name or path")
+@click.option("--adapter", required=True, help="adapter method (see `pefomed ls adapters`)")
+@click.option("--parts", multiple=True, help="model parts to adapt: vision, projector, language "
+              "(repeat or comma-separate; default language)")
+@click.option("--layers", default="attention", show_default=True, help="attention, mlp or all-linear")
+@click.option("--set", "set_pairs", multiple=True, metavar="KEY=VALUE",
+              help="adapter setting, e.g. --set r=16")
+@click.option("--train-projector", is_flag=True, help="also train the projector fully")
+@click.option("--max-steps", type=int, help="budget: optimizer steps")
+@click.option("--max-samples", type=int, help="budget: training examples")
+@click.option("--max-seconds", type=float, help="budget: wall-clock seconds of training")
+@click.option("--max-device-seconds", type=float, help="budget: GPU-seconds (CPU-seconds on a CPU)")
+@click.option("--max-memory-mb", type=float, help="peak memory cap; crossing it fails the run")
+@click.option("--lr", type=float, default=2e-4, show_default=True)
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--grad-accum", type=int, default=1, show_default=True)
+@click.option("--epochs", type=int, default=3, show_default=True, help="cap; the budget usually stops first")
+@click.option("--scheduler", default="linear", show_default=True, help="linear, cosine or constant")
+@click.option("--warmup-ratio", type=float, default=0.0, show_default=True)
+@click.option("--weight-decay", type=float, default=0.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps")
+@click.option("--dtype", default="auto", show_default=True, help="auto, fp32 or bf16")
+@click.option("--gradient-checkpointing", is_flag=True)
+@click.option("--train-split", default="train", show_default=True)
+@click.option("--eval-split", default="test", show_default=True)
+@click.option("--train-limit", type=int, help="train on a seeded subset of this many records")
+@click.option("--eval-limit", type=int, help="evaluate on a seeded subset of this many records")
+@click.option("--protocols", help="comma-separated scoring protocols (default: the standard set)")
+@click.option("--out", "out_dir", help="run folder to write (default runs/<model>-<adapter>-<time>)")
+@click.option("--feature-cache/--no-feature-cache", default=True, show_default=True,
+              help="compute frozen image features once per image (exact; off when the tower trains)")
+@click.option("--json", "as_json", is_flag=True, help="print the run record as JSON instead of tables")
+def train_cmd(model, dataset, adapter, parts, layers, set_pairs, train_projector, max_steps, max_samples,
+              max_seconds, max_device_seconds, max_memory_mb, lr, batch_size, grad_accum, epochs, scheduler,
+              warmup_ratio, weight_decay, seed, device, dtype, gradient_checkpointing, train_split,
+              eval_split, train_limit, eval_limit, protocols, out_dir, feature_cache, as_json) -> None:
+    """Fine-tune MODEL with ADAPTER on DATASET within a budget, evaluate, write a run folder."""
+    from pefomed.train import Budget, FeatureCache, RunSpec, TrainConfig, run_finetune
+
+    limits = dict(max_steps=max_steps, max_samples=max_samples, max_seconds=max_seconds,
+                  max_device_seconds=max_device_seconds, max_memory_mb=max_memory_mb)
+    if all(v is None for k, v in limits.items() if k != "max_memory_mb"):
+        limits["max_steps"] = DEFAULT_MAX_STEPS
+    spec = RunSpec(
+        model=model, dataset=dataset, adapter=adapter, train_split=train_split, eval_split=eval_split,
+        parts=_split_csv(parts) or ("language",), layers=layers, settings=parse_set_options(set_pairs),
+        train_projector=train_projector,
+        train=TrainConfig(lr=lr, batch_size=batch_size, grad_accum=grad_accum, epochs=epochs,
+                          scheduler=scheduler, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
+                          seed=seed, device=device, dtype=dtype,
+                          gradient_checkpointing=gradient_checkpointing),
+        budget=Budget(**limits), train_limit=train_limit, eval_limit=eval_limit,
+        protocols=_split_csv((protocols,)) if protocols else None, seed=seed,
+        out_dir=out_dir or _default_out(model, adapter),
+    )
+    record = run_finetune(spec, progress=not as_json, feature_cache=FeatureCache() if feature_cache else None)
+    if as_json:
+        click.echo(json.dumps(record.to_dict(), indent=2))
+    else:
+        _print_summary(record)
+    if record.status != "ok":
+        raise SystemExit(1)
+
+
+def _split_csv(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+
+
+def _default_out(model: str, adapter: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{model}-{adapter}")
+    return f"runs/{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _print_summary(record) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    cost = record.cost
+    spec = record.spec
+    table = Table(title=f"{spec.model} + {spec.adapter} on {spec.dataset}", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    share = 100 * cost.trainable_params / cost.total_params if cost.total_params else 0.0
+    rows = [
+        ("status", f"{record.status} (stop: {record.stop_reason})"),
+        ("budget", spec.budget.describe()),
+        ("steps / samples", f"{cost.steps} / {cost.samples} ({record.train.epochs:.2f} epochs)"),
+        ("final loss", f"{record.train.losses[-1]:.4f}" if record.train.losses else "-"),
+        ("wall seconds", f"{cost.wall_seconds:.2f}"),
+        ("device seconds", f"{cost.device_seconds:.2f} ({cost.device_seconds_kind})"),
+        ("peak memory", f"{cost.peak_memory_mb:.0f} MB ({cost.memory_kind})"),
+        ("trainable params", f"{cost.trainable_params:,} of {cost.total_params:,} ({share:.3f}%)"),
+        ("adapter size", f"{cost.adapter_bytes / 1024:.1f} KiB"),
+        ("FLOPs (estimate)", f"{cost.flops_estimate:.3g}"),
+        ("feature cache", f"saved {cost.cache_seconds_saved:.2f} s ({cost.cache_hits} hits)"
+         if cost.feature_cache else record.train.cache_note or "off"),
+        ("device", f"{record.device['device']} {record.device['dtype']}"),
+        ("written to", record.out_dir or "-"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+    if record.metrics is not None:
+        from pefomed.evaluation import EvalResult, metrics_table
+
+        console.print(metrics_table(EvalResult.from_dict(record.metrics)))

@@ -1,0 +1,181 @@
+"""Training budgets: what a run may spend, and a tracker that says which limit it hit first.
+
+Limits are checked after every optimizer step, so a run overshoots a time limit by at most one
+step. ``max_samples`` is exact: the loop trims the last batch instead of overshooting, so runs
+with different batch sizes see the same number of examples.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+
+from pefomed.errors import PefomedError
+
+STOP_REASONS: tuple[str, ...] = (
+    "max_steps", "max_samples", "max_seconds", "max_device_seconds", "max_memory_mb",
+    "completed", "nan_loss",
+)
+#: stop reasons that mean the trial failed (its metrics must not enter a comparison)
+FAILURE_REASONS: frozenset[str] = frozenset({"max_memory_mb", "nan_loss"})
+_LIMITS = ("max_steps", "max_samples", "max_seconds", "max_device_seconds")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one training run may spend; the first limit reached stops it.
+
+    ``max_device_seconds`` is GPU-seconds on CUDA (CUDA events) and process CPU-seconds of the
+    training steps on the CPU. ``max_memory_mb`` caps peak memory (CUDA allocated, or resident
+    set size on the CPU); crossing it is recorded as a failure, not raised.
+    """
+
+    max_steps: int | None = None
+    max_samples: int | None = None
+    max_seconds: float | None = None
+    max_device_seconds: float | None = None
+    max_memory_mb: float | None = None
+
+    def __post_init__(self) -> None:
+        errors = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            integral = f.name in ("max_steps", "max_samples")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                    integral and not float(value).is_integer()):
+                kind = "an integer" if integral else "a number"
+                errors.append(f"{f.name} must be {kind}, but got {value!r}")
+            elif not math.isfinite(value) or value <= 0:
+                errors.append(f"{f.name} > 0 must hold, but got {f.name}={value!r}")
+        if all(getattr(self, name) is None for name in _LIMITS):
+            errors.append(f"set at least one of {', '.join(_LIMITS)} (all are None)")
+        if errors:
+            raise PefomedError(f"invalid Budget: {'; '.join(errors)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Budget":
+        return cls(**data)
+
+    def describe(self) -> str:
+        """``max_steps=100, max_seconds=60`` (the limits that are set)."""
+        return ", ".join(f"{k}={v}" for k, v in self.to_dict().items() if v is not None)
+
+
+def cuda_device(device: torch.device | str) -> bool:
+    return torch.device(device).type == "cuda"
+
+
+class DeviceClock:
+    """Seconds the device spent on training steps: CUDA events on a GPU, process CPU time else."""
+
+    def __init__(self, device: torch.device | str) -> None:
+        self.cuda = cuda_device(device)
+        self.kind = "cuda" if self.cuda else "cpu_process"
+        self.seconds = 0.0
+        self._start: Any = None
+
+    def start(self) -> None:
+        if self.cuda:
+            self._start = torch.cuda.Event(enable_timing=True)
+            self._start.record()
+        else:
+            self._start = time.process_time()
+
+    def stop(self) -> None:
+        if self.cuda:
+            end = torch.cuda.Event(enable_timing=True)
+            end.record()
+            end.synchronize()
+            self.seconds += self._start.elapsed_time(end) / 1000.0
+        else:
+            self.seconds += time.process_time() - self._start
+
+
+class MemoryMeter:
+    """Peak memory in MB: CUDA ``max_memory_allocated`` on a GPU, resident set size on the CPU."""
+
+    def __init__(self, device: torch.device | str) -> None:
+        self.cuda = cuda_device(device)
+        self.kind = "cuda_allocated" if self.cuda else "cpu_rss"
+        self.peak_mb = 0.0
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats(torch.device(device))
+            self._device = torch.device(device)
+        else:
+            import psutil
+
+            self._process = psutil.Process()
+
+    def sample(self) -> float:
+        if self.cuda:
+            now = torch.cuda.max_memory_allocated(self._device) / 2**20
+        else:
+            now = self._process.memory_info().rss / 2**20
+        self.peak_mb = max(self.peak_mb, now)
+        return self.peak_mb
+
+
+class BudgetTracker:
+    """Counts steps, samples and seconds; :meth:`check` names the first limit reached, if any."""
+
+    def __init__(self, budget: Budget, device: torch.device | str = "cpu") -> None:
+        self.budget = budget
+        self.clock = DeviceClock(device)
+        self.memory = MemoryMeter(device)
+        self.steps = 0
+        self.samples = 0
+        self._t0 = time.perf_counter()
+
+    @property
+    def wall_seconds(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def samples_allowed(self, batch: int) -> int:
+        """How many of the next ``batch`` samples fit under ``max_samples``."""
+        cap = self.budget.max_samples
+        return batch if cap is None else max(0, min(batch, cap - self.samples))
+
+    def record_step(self, samples: int) -> None:
+        self.steps += 1
+        self.samples += samples
+
+    def check(self) -> str | None:
+        """The stop reason of the first limit reached, else None. Memory is checked first:
+        a run over its memory cap has failed even if it also finished its steps."""
+        b = self.budget
+        peak = self.memory.sample()
+        if b.max_memory_mb is not None and peak > b.max_memory_mb:
+            return "max_memory_mb"
+        if b.max_steps is not None and self.steps >= b.max_steps:
+            return "max_steps"
+        if b.max_samples is not None and self.samples >= b.max_samples:
+            return "max_samples"
+        if b.max_seconds is not None and self.wall_seconds >= b.max_seconds:
+            return "max_seconds"
+        if b.max_device_seconds is not None and self.clock.seconds >= b.max_device_seconds:
+            return "max_device_seconds"
+        return None
+
+    def remaining(self) -> str:
+        """The tightest limit left, for a progress bar (``"42 steps"``, ``"12.0 s"``)."""
+        b = self.budget
+        left = []
+        if b.max_steps is not None:
+            left.append((1 - self.steps / b.max_steps, f"{b.max_steps - self.steps} steps"))
+        if b.max_samples is not None:
+            left.append((1 - self.samples / b.max_samples, f"{b.max_samples - self.samples} samples"))
+        if b.max_seconds is not None:
+            wall_left = max(0.0, b.max_seconds - self.wall_seconds)
+            left.append((1 - self.wall_seconds / b.max_seconds, f"{wall_left:.0f} s"))
+        if b.max_device_seconds is not None:
+            left.append((1 - self.clock.seconds / b.max_device_seconds,
+                         f"{max(0.0, b.max_device_seconds - self.clock.seconds):.0f} device-s"))
+        return min(left)[1] if left else ""

@@ -1,0 +1,293 @@
+"""One fine-tuning run from a spec: build, inject, train, evaluate, write the run folder.
+
+The CLI ``pefomed train`` and every sweep trial call :func:`run_finetune`. The run folder holds
+``adapter/``, ``run.json`` (the :class:`RunRecord`: spec, versions, device, dataset fingerprints,
+training outcome), ``cost.json``, ``metrics.json`` and ``predictions.jsonl``. Everything is
+written into a temporary sibling folder first and renamed into place at the end, so a crashed
+run leaves nothing behind and a folder that exists is complete. A run that *failed* by its own
+rules (NaN loss, memory cap) still gets ``run.json`` and ``cost.json`` (status "failed") so sweeps
+can record it; it has no adapter, metrics or predictions.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from pefomed.errors import PefomedError
+from pefomed.models.base import LAYER_KINDS, PARTS
+from pefomed.train.budget import Budget
+from pefomed.train.feature_cache import FeatureCache
+from pefomed.train.loop import TrainConfig, TrainResult, train
+
+RUN_FILE = "run.json"
+COST_FILE = "cost.json"
+ADAPTER_DIR = "adapter"
+VERSIONED = ("torch", "transformers", "peft", "bitsandbytes", "optuna", "accelerate", "pefomed")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines a run. ``seed`` (default: ``train.seed``) seeds the model build,
+    data subsets, adapter initialisation and the training loop; ``train.seed`` is set to it."""
+
+    model: str
+    dataset: str
+    adapter: str
+    train_split: str = "train"
+    eval_split: str | None = "test"
+    parts: tuple[str, ...] = ("language",)
+    layers: str = "attention"
+    settings: dict[str, Any] = field(default_factory=dict)
+    train_projector: bool = False
+    train: TrainConfig = field(default_factory=TrainConfig)
+    budget: Budget = field(default_factory=lambda: Budget(max_steps=100))
+    eval_limit: int | None = None
+    train_limit: int | None = None
+    protocols: tuple[str, ...] | None = None
+    seed: int | None = None
+    out_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        errors = []
+        for name in ("model", "dataset", "adapter", "train_split"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                errors.append(f"{name} must be a non-empty string, but got {value!r}")
+        if self.eval_split is not None and (not isinstance(self.eval_split, str) or not self.eval_split):
+            errors.append(f"eval_split must be a split name or None, but got {self.eval_split!r}")
+        parts = (self.parts,) if isinstance(self.parts, str) else tuple(self.parts)
+        bad = [p for p in parts if p not in PARTS]
+        if bad or not parts:
+            errors.append(f"parts must be a non-empty subset of {PARTS}, but got {list(parts)}")
+        if self.layers not in LAYER_KINDS:
+            errors.append(f"layers must be one of {LAYER_KINDS}, but got {self.layers!r}")
+        if not isinstance(self.settings, dict):
+            errors.append(f"settings must be a dict, but got {type(self.settings).__name__}")
+        for name in ("train_limit", "eval_limit"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                errors.append(f"{name} must be a positive integer or None, but got {value!r}")
+        if not isinstance(self.train, TrainConfig):
+            errors.append(f"train must be a TrainConfig, but got {type(self.train).__name__}")
+        if not isinstance(self.budget, Budget):
+            errors.append(f"budget must be a Budget, but got {type(self.budget).__name__}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            errors.append(f"seed must be an integer or None, but got {self.seed!r}")
+        if errors:
+            raise PefomedError(f"invalid RunSpec: {'; '.join(errors)}")
+        object.__setattr__(self, "parts", parts)
+        if self.protocols is not None:
+            object.__setattr__(self, "protocols", (self.protocols,) if isinstance(self.protocols, str)
+                               else tuple(self.protocols))
+        if self.seed is None:
+            object.__setattr__(self, "seed", self.train.seed)
+        elif self.train.seed != self.seed:
+            object.__setattr__(self, "train", replace(self.train, seed=self.seed))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(parts=list(self.parts), train=self.train.to_dict(), budget=self.budget.to_dict(),
+                    settings=dict(self.settings),
+                    protocols=list(self.protocols) if self.protocols is not None else None)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunSpec":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise PefomedError(f"unknown RunSpec field(s) {unknown}; known: {', '.join(sorted(known))}")
+        kwargs = dict(data)
+        if isinstance(kwargs.get("train"), dict):
+            kwargs["train"] = TrainConfig.from_dict(kwargs["train"])
+        if isinstance(kwargs.get("budget"), dict):
+            kwargs["budget"] = Budget.from_dict(kwargs["budget"])
+        return cls(**kwargs)
+
+
+@dataclass
+class RunRecord:
+    """The outcome of :func:`run_finetune`, JSON-safe (``to_dict`` / ``from_dict``; ``load(dir)``)."""
+
+    spec: RunSpec
+    status: str  # "ok" or "failed"
+    stop_reason: str
+    train: TrainResult
+    metrics: dict[str, Any] | None  # EvalResult.to_dict(), None when not evaluated
+    datasets: dict[str, Any]  # "train"/"eval" -> Split.summary() (with the fingerprint)
+    versions: dict[str, str | None]
+    device: dict[str, str]
+    seconds: float
+    out_dir: str | None = None
+
+    @property
+    def cost(self) -> Any:
+        return self.train.cost
+
+    def metric(self, protocol: str) -> float | None:
+        """The value of ``protocol`` (None if not evaluated or its subset was empty)."""
+        if self.metrics is None:
+            return None
+        entry = self.metrics["metrics"].get(protocol)
+        if entry is None:
+            raise PefomedError(f"protocol {protocol!r} was not scored; scored: "
+                               f"{', '.join(self.metrics['metrics']) or 'none'}")
+        return entry["value"]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self) | {"spec": self.spec.to_dict(), "train": self.train.to_dict()}
+        data["cost"] = self.train.cost.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
+        kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        kwargs["spec"] = RunSpec.from_dict(data["spec"])
+        kwargs["train"] = TrainResult.from_dict(data["train"])
+        return cls(**kwargs)
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "RunRecord":
+        path = Path(run_dir) / RUN_FILE
+        if not path.is_file():
+            raise PefomedError(f"no {RUN_FILE} in {run_dir}; give a folder written by run_finetune "
+                               "or `pefomed train`")
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, progress: bool = True,
+                 train_data: Any = None, eval_data: Any = None) -> RunRecord:
+    """Build the model, inject the adapter, train within the budget, evaluate, write ``out_dir``.
+
+    ``train_data`` / ``eval_data`` (a :class:`~pefomed.data.Split` or a list of records) replace
+    loading ``spec.dataset`` — a sweep loads its data once and passes it to every trial.
+    """
+    import torch
+
+    from pefomed.adapters import get_adapter, inject
+    from pefomed.models.registry import create_model
+
+    started = time.perf_counter()
+    get_adapter(spec.adapter)  # unknown names fail before any data or model is loaded
+    out = _check_out_dir(spec.out_dir)
+    if spec.eval_split is not None:
+        from pefomed.evaluation import resolve_protocols
+
+        resolve_protocols(spec.protocols)  # a typo must not cost a whole training run
+    train_split = _split(spec, spec.train_split, spec.train_limit, train_data)
+    eval_split = None
+    if spec.eval_split is not None:
+        eval_split = _split(spec, spec.eval_split, spec.eval_limit, eval_data)
+    bundle = create_model(spec.model, seed=spec.seed)
+    torch.manual_seed(spec.seed)
+    adapted = inject(bundle, spec.adapter, parts=spec.parts, layers=spec.layers,
+                     settings=dict(spec.settings), train_projector=spec.train_projector)
+    result = train(adapted, train_split.records, spec.train, spec.budget,
+                   feature_cache=feature_cache, progress=progress)
+    status = "failed" if result.failed else "ok"
+    with _staging(out) as stage:
+        metrics = None
+        if eval_split is not None and status == "ok":
+            from pefomed.evaluation import evaluate
+
+            metrics = evaluate(adapted, eval_split.records, out_dir=stage, protocols=spec.protocols,
+                               seed=spec.seed, progress=progress).to_dict()
+        record = RunRecord(
+            spec=spec, status=status, stop_reason=result.stop_reason, train=result, metrics=metrics,
+            datasets={"train": train_split.summary(),
+                      "eval": eval_split.summary() if eval_split is not None else None},
+            versions=library_versions(), device=device_info(spec.train),
+            seconds=time.perf_counter() - started, out_dir=str(out) if out is not None else None,
+        )
+        if stage is not None:
+            if status == "ok":
+                adapted.save(stage / ADAPTER_DIR)
+            _write_json(stage / COST_FILE, result.cost.to_dict())
+            _write_json(stage / RUN_FILE, record.to_dict())
+    return record
+
+
+def _split(spec: RunSpec, split: str, limit: int | None, given: Any) -> Any:
+    from pefomed.data import Split, load_dataset
+
+    if given is None:
+        return load_dataset(spec.dataset, split, limit=limit, seed=spec.seed)
+    if isinstance(given, Split):
+        return given
+    return Split(dataset=spec.dataset, split=split, records=list(given))
+
+
+def _check_out_dir(out_dir: str | None) -> Path | None:
+    if out_dir is None:
+        return None
+    out = Path(out_dir).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise PefomedError(f"output folder {out} already exists and is not empty; "
+                           "give a new --out/out_dir or remove it")
+    return out
+
+
+@contextlib.contextmanager
+def _staging(out: Path | None):
+    """A temporary sibling of ``out`` that replaces it on success and vanishes on error."""
+    if out is None:
+        yield None
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        yield stage
+        _check_out_dir(str(out))  # someone may have filled it while we trained
+        if out.exists():
+            out.rmdir()
+        os.rename(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    text = json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries a run's numbers depend on (None if missing)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in VERSIONED:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def device_info(config: TrainConfig) -> dict[str, str]:
+    """The device and precision a run trains with, in words."""
+    import platform
+
+    import torch
+
+    from pefomed.train.step import resolve_device, resolve_dtype
+
+    device = resolve_device(config.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    return {"device": str(device), "name": name, "dtype": str(resolve_dtype(config.dtype, device)),
+            "python": platform.python_version(), "threads": str(torch.get_num_threads())}
