@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 import click
 
@@ -31,6 +32,8 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # bitsandbytes logs a CPU-kernel fallback notice on every 4-bit layer; it is not actionable
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    # peft 0.21 still calls a transformers 5 name that is deprecated for v6; nothing users can do
+    warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
     try:
         import transformers
 
