@@ -29,16 +29,27 @@ ARCHITECTURE: dict = dict(
 )
 
 
+#: Whole words of the tokenizer's BPE corpus: synth-rad's vocabulary when the shipped weights were
+#: built, frozen so that later template edits cannot change a rebuild.
+TOKENIZER_WORDS: tuple[str, ...] = tuple("""
+AP Answer Are Axial CT Coronal Does How In Is Lateral MRI No PA Question Report Sagittal Was What Where Which
+X-ray a abdomen abnormal abnormality an any are area axial body brain bright chest coronal dark exactly focal
+free here hyperdense hyperintense hypodense hypointense image imaged imaging in intensity is large lateral left
+lesion lesions located lower many medium modality no none normal of on one only or organ part plane present
+region right sagittal scan seen show showing shown side size small something study taken the there this three
+two upper used view was which with yes
+""".split())
+
+
 def build_untrained(seed: int = 0) -> ModelBundle:
     """The randomly initialised medvlm-tiny (what pretraining starts from)."""
-    from pefomed.data.synth_rad_text import vocabulary
     from pefomed.models.families.llava import build_llava
 
-    return build_llava(seed=seed, name="medvlm-tiny", extra_words=vocabulary(), **ARCHITECTURE)
+    return build_llava(seed=seed, name="medvlm-tiny", extra_words=TOKENIZER_WORDS, **ARCHITECTURE)
 
 
 @register_model("medvlm-tiny", family="llava", tiny=False,
-                description="LLaVA (2.9M params) pretrained on synth-rad captions; the offline default")
+                description="LLaVA, 2.9M params, pretrained here on synth-rad reports; the offline default")
 def medvlm_tiny(seed: int = 0, path: str | Path | None = None) -> ModelBundle:
     """Load the shipped pretrained weights (fp32). ``seed`` is accepted for the registry's
     signature; the weights are fixed, so it changes nothing."""
