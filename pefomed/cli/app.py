@@ -34,6 +34,8 @@ def _quiet_libraries() -> None:
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     # peft 0.21 still calls a transformers 5 name that is deprecated for v6; nothing users can do
     warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
+    # peft's LayerNorm tuning trains RMSNorm layers correctly but warns that it does not know them
+    warnings.filterwarnings("ignore", message=r"Unsupported layer type .*RMSNorm", category=UserWarning)
     try:
         import transformers
 

@@ -142,6 +142,10 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
     if not records:
         raise PefomedError("train needs at least one record, but got 0; check the dataset/split/limit")
     device = resolve_device(config.device)
+    if adapted.trainable_parameters() == 0:
+        # the zero-shot baseline (`frozen`): nothing to train, so no steps and no spend
+        return TrainResult(stop_reason="untrained", steps=0, samples=0, epochs=0.0,
+                           cost=_cost(adapted, BudgetTracker(budget, device), 0, None))
     dtype = resolve_dtype(config.dtype, device)
     model = adapted.bundle.model
     if not is_quantized(model):
