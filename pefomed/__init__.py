@@ -14,6 +14,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+# Names here must not clash with subpackages (pefomed.train is one): importing a subpackage sets
+# the attribute of the same name on the package and would shadow a lazy function.
 _API = {
     "create_model": "pefomed.models.registry",
     "list_models": "pefomed.models.registry",
@@ -30,7 +32,6 @@ _API = {
     "evaluate": "pefomed.evaluation",
     "score": "pefomed.evaluation",
     "predict": "pefomed.evaluation",
-    "train": "pefomed.train",
     "Budget": "pefomed.train",
     "TrainConfig": "pefomed.train",
     "RunSpec": "pefomed.train.recipe",

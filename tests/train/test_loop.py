@@ -128,16 +128,23 @@ def test_same_seed_same_losses_other_seed_other_order(records):
     assert first != other
 
 
-def test_empty_records_and_nothing_trainable_are_user_errors(records):
+def test_empty_records_are_a_user_error(records):
     from pefomed.errors import PefomedError
 
-    adapted = make_adapted()
     with pytest.raises(PefomedError, match="at least one record"):
-        train(adapted, [], TrainConfig(**CPU), Budget(max_steps=1), progress=False)
-    for p in adapted.model.parameters():
-        p.requires_grad_(False)
-    with pytest.raises(PefomedError, match="no trainable parameters"):
-        train(adapted, records, TrainConfig(**CPU), Budget(max_steps=1), progress=False)
+        train(make_adapted(), [], TrainConfig(**CPU), Budget(max_steps=1), progress=False)
+
+
+def test_nothing_trainable_is_the_zero_shot_baseline_with_zero_spend(records):
+    from pefomed.adapters import inject
+    from pefomed.models.registry import create_model
+
+    frozen = inject(create_model("tiny-llava"), "frozen")
+    before = {k: v.clone() for k, v in frozen.model.state_dict().items()}
+    result = train(frozen, records, TrainConfig(**CPU), Budget(max_steps=3), progress=False)
+    assert (result.stop_reason, result.steps, result.samples, result.failed) == ("untrained", 0, 0, False)
+    assert result.cost.trainable_params == 0 and result.cost.flops_estimate == 0
+    assert all(torch.equal(before[k], v) for k, v in frozen.model.state_dict().items())
 
 
 def test_gradient_checkpointing_changes_memory_not_results(records):
