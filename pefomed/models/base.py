@@ -128,14 +128,30 @@ class Family:
     #: whether :meth:`image_features` / :meth:`forward_with_features` are implemented
     supports_feature_cache: bool = False
 
+    #: generative families: the question template (``{question}``) that the default
+    #: :meth:`encode` fills; families with other input schemes override encode instead
+    prompt: str = ""
+    #: processors that take a list of images per prompt (Idefics3, Gemma3) want ``[[im], ...]``
+    images_per_prompt: bool = False
+
     def encode(self, bundle: ModelBundle, images: list, questions: list[str],
                answers: list[str] | None = None) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
+        """Prompt [+ answer + eos] -> inputs, labels only on the answer (see generative.py)."""
+        from pefomed.models.generative import encode_prompt_answer
+
+        if not self.prompt:
+            raise NotImplementedError(f"family {self.name!r} must set `prompt` or override encode()")
+        prompts = [self.prompt.format(question=q) for q in questions]
+        batch = [[im] for im in images] if self.images_per_prompt else images
+        return encode_prompt_answer(bundle, batch, prompts, answers)
 
     @torch.no_grad()
     def generate(self, bundle: ModelBundle, images: list, questions: list[str],
                  max_new_tokens: int = 8) -> list[str]:
-        raise NotImplementedError
+        """Greedy short answers (only the new text)."""
+        from pefomed.models.generative import greedy_answers
+
+        return greedy_answers(bundle, self.encode(bundle, images, questions), max_new_tokens)
 
     def load_processor(self, name_or_path: str) -> Any:
         """The processor saved beside a checkpoint (override when a family needs a special one)."""

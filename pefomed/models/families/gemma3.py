@@ -5,7 +5,6 @@ import torch
 
 from pefomed.models.base import Anatomy, ModelBundle
 from pefomed.models.families.paligemma import _SiglipGemmaFeatures
-from pefomed.models.generative import encode_prompt_answer, greedy_answers
 from pefomed.models.registry import register_family, register_model
 from pefomed.models.tokenizer import build_tiny_tokenizer
 
@@ -28,13 +27,8 @@ class Gemma3Family(_SiglipGemmaFeatures):
         "Gemma3's projector is a raw weight matrix and an RMSNorm, no Linear layer to adapt; "
         "train it fully with train_projector=True instead")}}
 
-    def encode(self, bundle, images, questions, answers=None):
-        prompts = [PROMPT.format(question=q) for q in questions]
-        return encode_prompt_answer(bundle, [[im] for im in images], prompts, answers)
-
-    @torch.no_grad()
-    def generate(self, bundle, images, questions, max_new_tokens=8):
-        return greedy_answers(bundle, self.encode(bundle, images, questions), max_new_tokens)
+    prompt = PROMPT
+    images_per_prompt = True
 
 
 @register_model("tiny-gemma3", family="gemma3", description="random-weight Gemma3, for tests", tiny=True)

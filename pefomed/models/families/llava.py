@@ -8,7 +8,6 @@ from __future__ import annotations
 import torch
 
 from pefomed.models.base import Anatomy, Family, ModelBundle, hf_model, outer_model
-from pefomed.models.generative import encode_prompt_answer, greedy_answers
 from pefomed.models.registry import register_family, register_model
 from pefomed.models.tokenizer import build_tiny_tokenizer
 
@@ -26,14 +25,7 @@ class LlavaFamily(Family):
         head=("lm_head",),
     )
     supports_feature_cache = True
-
-    def encode(self, bundle, images, questions, answers=None):
-        prompts = [PROMPT.format(question=q) for q in questions]
-        return encode_prompt_answer(bundle, images, prompts, answers)
-
-    @torch.no_grad()
-    def generate(self, bundle, images, questions, max_new_tokens=8):
-        return greedy_answers(bundle, self.encode(bundle, images, questions), max_new_tokens)
+    prompt = PROMPT
 
     @torch.no_grad()
     def image_features(self, bundle, inputs, *, projected=False):

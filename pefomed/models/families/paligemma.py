@@ -8,7 +8,6 @@ from __future__ import annotations
 import torch
 
 from pefomed.models.base import Anatomy, Family, ModelBundle, hf_model, outer_model
-from pefomed.models.generative import greedy_answers
 from pefomed.models.registry import register_family, register_model
 from pefomed.models.tokenizer import build_tiny_tokenizer
 
@@ -65,10 +64,6 @@ class PaliGemmaFamily(_SiglipGemmaFeatures):
 
     def encode(self, bundle, images, questions, answers=None):
         return encode_suffix(bundle, images, [PROMPT.format(question=q) for q in questions], answers)
-
-    @torch.no_grad()
-    def generate(self, bundle, images, questions, max_new_tokens=8):
-        return greedy_answers(bundle, self.encode(bundle, images, questions), max_new_tokens)
 
 
 @register_model("tiny-paligemma", family="paligemma", description="random-weight PaliGemma, for tests", tiny=True)
