@@ -11,7 +11,7 @@ from pefomed.cli.app import main, parse_set_options
 DEFAULT_MODEL = "medvlm-tiny"
 DEFAULT_DATASET = "synth-rad"
 #: used when no budget option is given, so ``pefomed train --adapter lora`` just works
-DEFAULT_MAX_STEPS = 100
+DEFAULT_MAX_STEPS = 200
 
 
 @main.command("train")
@@ -29,7 +29,8 @@ DEFAULT_MAX_STEPS = 100
 @click.option("--max-seconds", type=float, help="budget: wall-clock seconds of training")
 @click.option("--max-device-seconds", type=float, help="budget: GPU-seconds (CPU-seconds on a CPU)")
 @click.option("--max-memory-mb", type=float, help="peak memory cap; crossing it fails the run")
-@click.option("--lr", type=float, default=2e-4, show_default=True)
+@click.option("--lr", type=float, help="learning rate (default: the adapter's catalogue rate, "
+              "scaled up for registered small models such as medvlm-tiny)")
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--grad-accum", type=int, default=1, show_default=True)
 @click.option("--epochs", type=int, default=3, show_default=True, help="cap; the budget usually stops first")
@@ -56,6 +57,10 @@ def train_cmd(model, dataset, adapter, parts, layers, set_pairs, train_projector
     """Fine-tune MODEL with ADAPTER on DATASET within a budget, evaluate, write a run folder."""
     from pefomed.train import Budget, FeatureCache, RunSpec, TrainConfig, run_finetune
 
+    from pefomed.models.registry import default_learning_rate
+
+    if lr is None:
+        lr = default_learning_rate(model, adapter)
     limits = dict(max_steps=max_steps, max_samples=max_samples, max_seconds=max_seconds,
                   max_device_seconds=max_device_seconds, max_memory_mb=max_memory_mb)
     if all(v is None for k, v in limits.items() if k != "max_memory_mb"):

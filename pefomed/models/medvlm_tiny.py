@@ -48,7 +48,9 @@ def build_untrained(seed: int = 0) -> ModelBundle:
     return build_llava(seed=seed, name="medvlm-tiny", extra_words=TOKENIZER_WORDS, **ARCHITECTURE)
 
 
-@register_model("medvlm-tiny", family="llava", tiny=False,
+# lr_scale 10: width 192 against the ~4k of the models the catalogue's rates were tuned on; with
+# it, 200 LoRA steps take closed accuracy from 9% to 55% (2e-4 learns next to nothing).
+@register_model("medvlm-tiny", family="llava", tiny=False, lr_scale=10.0,
                 description="LLaVA, 2.9M params, pretrained here on synth-rad reports; the offline default")
 def medvlm_tiny(seed: int = 0, path: str | Path | None = None) -> ModelBundle:
     """Load the shipped pretrained weights (fp32). ``seed`` is accepted for the registry's

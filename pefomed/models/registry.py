@@ -28,6 +28,9 @@ class ModelEntry:
     builder: Callable[..., ModelBundle]
     description: str
     tiny: bool
+    #: multiplies the adapters' catalogue learning rates (tuned for billion-parameter models) when
+    #: the user gives none: Adam's best learning rate grows as width shrinks (muP, Yang et al. 2022)
+    lr_scale: float = 1.0
 
 
 MODELS: Registry[ModelEntry] = Registry("model")
@@ -39,11 +42,12 @@ def register_family(cls: type[Family]) -> type[Family]:
     return cls
 
 
-def register_model(name: str, *, family: str, description: str, tiny: bool = False) -> Callable:
+def register_model(name: str, *, family: str, description: str, tiny: bool = False,
+                   lr_scale: float = 1.0) -> Callable:
     """Decorator registering a builder ``fn(seed=0, **kw) -> ModelBundle`` under ``name``."""
 
     def deco(fn: Callable[..., ModelBundle]) -> Callable[..., ModelBundle]:
-        MODELS.add(name, ModelEntry(name, family, fn, description, tiny))
+        MODELS.add(name, ModelEntry(name, family, fn, description, tiny, lr_scale))
         return fn
 
     return deco
@@ -53,6 +57,16 @@ def list_models(tiny_only: bool = False) -> list[str]:
     """Registered model names, sorted."""
     _ensure_builtin_models()
     return [n for n, e in MODELS.items() if e.tiny or not tiny_only]
+
+
+def default_learning_rate(model: str, method: str) -> float:
+    """The learning rate to use when none is given: the method's catalogue default, scaled for
+    registered small models (a folder or hub id gets the catalogue value as is)."""
+    from pefomed.adapters import get_adapter
+
+    _ensure_builtin_models()
+    base = float(get_adapter(method).train_defaults.get("learning_rate", 2e-4))
+    return base * (MODELS.get(model).lr_scale if model in MODELS else 1.0)
 
 
 def get_family(name: str) -> Family:
