@@ -96,13 +96,9 @@ class _LineLog:
         pass
 
     def trial_finished(self, record, trials) -> None:
-        obj = record.get("objectives") or {}
-        if record.get("status") == "complete":
-            msg = (f"trial {record['trial']:>3} {record.get('label')}: {obj['accuracy']['protocol']} "
-                   f"{obj['accuracy']['value']:.3f}, {obj['cost']['name']} {obj['cost']['value']:.4g}")
-        else:
-            msg = f"trial {record['trial']:>3} {record.get('label')}: failed ({record.get('reason')})"
-        self.console.print(msg, highlight=False)
+        from pefomed.sweep.live import trial_line
+
+        self.console.print(trial_line(record), highlight=False)
 
     def note(self, message) -> None:
         self.console.print(message, highlight=False)

@@ -7,6 +7,16 @@ from typing import Any
 from pefomed.sweep.pareto import frontier_records
 
 
+def trial_line(record: dict[str, Any]) -> str:
+    """One line for a finished trial: its score and cost, or why it failed."""
+    obj = record.get("objectives") or {}
+    head = f"trial {record['trial']:>3} {record.get('label')}"
+    if record.get("status") == "complete":
+        return (f"{head}: {obj['accuracy']['protocol']} {obj['accuracy']['value']:.3f}, "
+                f"{obj['cost']['name']} {obj['cost']['value']:.4g}")
+    return f"{head}: FAILED ({record.get('reason')})"
+
+
 class LiveDisplay:
     """A rich ``Live`` panel the engine updates through start/progress/trial_*/stop."""
 
@@ -44,13 +54,7 @@ class LiveDisplay:
 
     def trial_finished(self, record: dict[str, Any], trials: list[dict[str, Any]]) -> None:
         self._trials = [r for r in trials if r.get("study") == record.get("study")]
-        obj = record.get("objectives") or {}
-        if record.get("status") == "complete":
-            line = (f"trial {record['trial']} {record.get('label')}: {obj['accuracy']['value']:.3f} "
-                    f"{obj['accuracy']['protocol']}, {obj['cost']['name']} {obj['cost']['value']:.3g}")
-        else:
-            line = f"trial {record['trial']} {record.get('label')}: FAILED ({record.get('reason')})"
-        self._last = ([line] + self._last)[:4]
+        self._last = ([trial_line(record)] + self._last)[:4]
         self._current = ""
         self._refresh()
 
