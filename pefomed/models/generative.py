@@ -45,3 +45,12 @@ def greedy_answers(bundle: ModelBundle, inputs: dict[str, torch.Tensor], max_new
                          pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
     new = out[:, inputs["input_ids"].shape[1]:]
     return [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
+
+
+def build_seeded(model_class: Any, config: Any, tokenizer: Any, seed: int) -> torch.nn.Module:
+    """A random-weight model, deterministic by ``seed``, that generates with the tokenizer's pad/eos."""
+    torch.manual_seed(seed)
+    model = model_class(config).eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    return model

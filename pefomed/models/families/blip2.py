@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from pefomed.models.base import Anatomy, Family, ModelBundle, hf_model, outer_model
+from pefomed.models.generative import build_seeded
 from pefomed.models.registry import register_family, register_model
 from pefomed.models.tokenizer import build_tiny_tokenizer
 
@@ -83,10 +84,7 @@ def tiny_blip2(seed: int = 0) -> ModelBundle:
                 eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False)
     config = Blip2Config(vision_config=vision, qformer_config=qformer, text_config=text, num_query_tokens=queries,
                          image_token_index=tokenizer.convert_tokens_to_ids("<image>"))
-    torch.manual_seed(seed)
-    model = Blip2ForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model = build_seeded(Blip2ForConditionalGeneration, config, tokenizer, seed)
     image_processor = BlipImageProcessorPil(size={"height": image_size, "width": image_size})
     processor = Blip2Processor(image_processor=image_processor, tokenizer=tokenizer, num_query_tokens=queries)
     return ModelBundle(name="tiny-blip2", model=model, processor=processor, family=Blip2Family())

@@ -1,10 +1,10 @@
 """Gemma3: SigLIP tower -> pooled, normed projection (a raw weight, no Linear) -> Gemma3 LM."""
 from __future__ import annotations
 
-import torch
 
 from pefomed.models.base import Anatomy, ModelBundle
 from pefomed.models.families.paligemma import _SiglipGemmaFeatures
+from pefomed.models.generative import build_seeded
 from pefomed.models.registry import register_family, register_model
 from pefomed.models.tokenizer import build_tiny_tokenizer
 
@@ -48,10 +48,7 @@ def tiny_gemma3(seed: int = 0) -> ModelBundle:
     config = Gemma3Config(vision_config=vision, text_config=text, mm_tokens_per_image=tokens,
                           boi_token_index=tokenizer.boi_token_id, eoi_token_index=tokenizer.eoi_token_id,
                           image_token_index=tokenizer.image_token_id)
-    torch.manual_seed(seed)
-    model = Gemma3ForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model = build_seeded(Gemma3ForConditionalGeneration, config, tokenizer, seed)
     image_processor = Gemma3ImageProcessorPil(size={"height": image_size, "width": image_size})
     processor = Gemma3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_length=tokens)
     return ModelBundle(name="tiny-gemma3", model=model, processor=processor, family=Gemma3Family())

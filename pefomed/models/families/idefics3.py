@@ -9,6 +9,7 @@ import torch
 
 from pefomed.models.base import Anatomy, Family, ModelBundle, hf_model, outer_model
 from pefomed.models.families._processors import image_only
+from pefomed.models.generative import build_seeded
 from pefomed.models.registry import register_family, register_model
 from pefomed.models.tokenizer import build_tiny_tokenizer
 
@@ -96,10 +97,7 @@ def _build(family: Family, arch: str, *, seed: int, name: str) -> ModelBundle:
                 eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False)
     config = getattr(transformers, f"{arch}Config")(vision_config=vision, text_config=text, scale_factor=scale,
                         image_token_id=tokenizer.convert_tokens_to_ids("<image>"), pad_token_id=tokenizer.pad_token_id)
-    torch.manual_seed(seed)
-    model = getattr(transformers, f"{arch}ForConditionalGeneration")(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model = build_seeded(getattr(transformers, f"{arch}ForConditionalGeneration"), config, tokenizer, seed)
     image_processor_cls = Idefics3ImageProcessorPil if arch == "Idefics3" else SmolVLMImageProcessorPil
     image_processor = image_processor_cls(size={"longest_edge": image_size}, do_image_splitting=False,
                                           max_image_size={"longest_edge": image_size})

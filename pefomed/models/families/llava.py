@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from pefomed.models.base import Anatomy, Family, ModelBundle, hf_model, outer_model
+from pefomed.models.generative import build_seeded
 from pefomed.models.registry import register_family, register_model
 from pefomed.models.tokenizer import build_tiny_tokenizer
 
@@ -71,10 +72,7 @@ def build_llava(*, seed: int, image_size: int, patch: int, vision_hidden: int, t
     config = LlavaConfig(vision_config=vision, text_config=text, image_token_id=image_token_id,
                          vision_feature_layer=-1, vision_feature_select_strategy="default")
     config.pad_token_id = tokenizer.pad_token_id
-    torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model = build_seeded(LlavaForConditionalGeneration, config, tokenizer, seed)
     image_processor = CLIPImageProcessorPil(size={"shortest_edge": image_size},
                                          crop_size={"height": image_size, "width": image_size})
     processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=patch,

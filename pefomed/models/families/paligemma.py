@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from pefomed.models.base import Anatomy, Family, ModelBundle, hf_model, outer_model
+from pefomed.models.generative import build_seeded
 from pefomed.models.registry import register_family, register_model
 from pefomed.models.tokenizer import build_tiny_tokenizer
 
@@ -86,8 +87,5 @@ def tiny_paligemma(seed: int = 0) -> ModelBundle:
                 eos_token_id=tokenizer.eos_token_id)
     config = PaliGemmaConfig(vision_config=vision, text_config=text, projection_dim=64, hidden_size=64,
                              vocab_size=vocab, image_token_index=tokenizer.convert_tokens_to_ids("<image>"))
-    torch.manual_seed(seed)
-    model = PaliGemmaForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model = build_seeded(PaliGemmaForConditionalGeneration, config, tokenizer, seed)
     return ModelBundle(name="tiny-paligemma", model=model, processor=processor, family=PaliGemmaFamily())

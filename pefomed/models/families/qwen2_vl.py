@@ -10,7 +10,7 @@ import torch
 
 from pefomed.models.base import Anatomy, Family, ModelBundle, hf_model, outer_model
 from pefomed.models.families._processors import image_only
-from pefomed.models.generative import encode_prompt_answer, greedy_answers
+from pefomed.models.generative import build_seeded, encode_prompt_answer, greedy_answers
 from pefomed.models.registry import register_family, register_model
 from pefomed.models.tokenizer import build_tiny_tokenizer
 
@@ -134,10 +134,7 @@ def _build(family: Family, arch: str, *, seed: int, name: str, vision: dict) -> 
         text_config=text, vision_config=vision, image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"])
-    torch.manual_seed(seed)
-    model = getattr(transformers, f"{arch}ForConditionalGeneration")(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model = build_seeded(getattr(transformers, f"{arch}ForConditionalGeneration"), config, tokenizer, seed)
     # 32x32 images give 4 image tokens; other aspect ratios keep theirs, up to 32x64 pixels
     image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": 32 * 32, "longest_edge": 32 * 64},
                                                patch_size=8, merge_size=2, temporal_patch_size=2)
