@@ -1,7 +1,6 @@
 """Gemma3: SigLIP tower -> pooled, normed projection (a raw weight, no Linear) -> Gemma3 LM."""
 from __future__ import annotations
 
-
 from pefomed.models.base import Anatomy, ModelBundle
 from pefomed.models.families.paligemma import _SiglipGemmaFeatures
 from pefomed.models.generative import build_seeded
