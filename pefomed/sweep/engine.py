@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pefomed.errors import PefomedError
 from pefomed.sweep import study as st
+from pefomed.sweep.isolated import DEFAULT_FACTORY, load_factory, run_isolated
 from pefomed.sweep.objective import (Runner, TrialContext, build_record, interrupted_record,
                                      run_guarded)
 from pefomed.sweep.records import (RecordSet, append_record, environment, objective_values,
@@ -103,22 +105,36 @@ def _catalogue_defaults(name: str) -> dict[str, Any]:
 class Sweep:
     """One worker on one study. ``runner`` defaults to the fine-tuning recipe."""
 
-    def __init__(self, spec: SweepSpec, *, runner: Runner | None = None, display: Any = None,
-                 heartbeat: int = st.HEARTBEAT_S, grace: int = st.GRACE_S, final_eval: bool = True) -> None:
+    def __init__(self, spec: SweepSpec, *, runner: Runner | None = None, runner_factory: str | None = None,
+                 display: Any = None, heartbeat: int | None = None, grace: int | None = None,
+                 final_eval: bool = True) -> None:
         self.spec = spec
         self.run_dir = spec.run_path
         self.records_file = records_path(self.run_dir)
         self.runner = runner
+        # trials can run in fresh processes only with a runner those processes can import
+        self.runner_factory = None if runner is not None else (runner_factory or DEFAULT_FACTORY)
+        self.isolated = self._isolated()
         self.display = display
         self.final_eval = final_eval
-        self.heartbeat = heartbeat
-        self.storage = st.open_storage(spec.storage_url, heartbeat=heartbeat, grace=grace)
+        self.heartbeat = heartbeat or spec.execution.heartbeat_s
+        self.storage = st.open_storage(spec.storage_url, heartbeat=self.heartbeat,
+                                       grace=grace or spec.execution.grace_s)
         self.env = environment()
         self.ran = 0
         self.repeats = 0
         self.exhausted = False
 
     # -- set-up ------------------------------------------------------------------------------
+    def _isolated(self) -> bool:
+        spec = self.spec
+        if self.runner_factory is None:
+            if spec.execution.isolation == "process":
+                raise PefomedError("execution.isolation=process needs a runner that a trial process can "
+                                   "import: pass runner_factory='module:Name' instead of a runner object")
+            return False
+        return spec.execution.isolated(cost=spec.objectives.cost, budget=spec.budget)
+
     def _open(self) -> Any:
         import optuna
 
@@ -165,9 +181,7 @@ class Sweep:
         self._seed_queue(study)
         n = self._target()
         if self.runner is None:
-            from pefomed.sweep.runner import RecipeRunner
-
-            self.runner = RecipeRunner(self.spec)
+            self.runner = load_factory(self.runner_factory)(self.spec)
         prepare = getattr(self.runner, "prepare", None)
         if prepare is not None:
             prepare()
@@ -192,6 +206,19 @@ class Sweep:
         finally:
             if self.display is not None:
                 self.display.stop()
+        return self._finish(study, t0)
+
+    def finish(self) -> SweepResult:
+        """What the end of :meth:`run` does, without running trials: gather the study's records
+        into ``trials.jsonl`` and score the frontier (after workers started elsewhere are done)."""
+        t0 = time.monotonic()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        study = self._open()
+        if self.final_eval and self.runner is None:
+            self.runner = load_factory(self.runner_factory)(self.spec)
+        return self._finish(study, t0)
+
+    def _finish(self, study: Any, t0: float) -> SweepResult:
         self.reconcile(study)
         if self.final_eval:
             from pefomed.sweep.final import finalize
@@ -203,6 +230,12 @@ class Sweep:
         finished = st.counts(study.get_trials(deepcopy=False))["finished"]
         return SweepResult(self.spec, self.run_dir, self.spec.storage_url, self.spec.study_name, finished,
                            self.ran, self._records(), time.monotonic() - t0, self.exhausted)
+
+    def create(self) -> None:
+        """Create the study and queue its first trials, before several workers join it (so they
+        do not race to create it)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._seed_queue(self._open())
 
     def _one(self, study: Any, n: int | None) -> None:
         from optuna.trial import TrialState
@@ -234,7 +267,10 @@ class Sweep:
                            getattr(self.runner, "feature_cache", None))
         if self.display is not None:
             self.display.trial_started(trial.number, config)
-        outcome = run_guarded(self.runner, config, ctx)
+        if self.isolated:
+            outcome = run_isolated(self.spec, config, ctx, self.runner_factory)
+        else:
+            outcome = run_guarded(self.runner, config, ctx)
         record = build_record(self.spec, trial.number, config, trial.params, outcome, self.env, started,
                               retry_of=study._storage.get_trial(trial._trial_id).system_attrs.get("retry_history"))
         # record first, then tell, then the file: a kill in between loses nothing (see repair/reconcile)
@@ -306,7 +342,13 @@ class Sweep:
         return added
 
 
-def run_sweep(spec: SweepSpec, *, runner: Runner | None = None, display: Any = None,
-              final_eval: bool = True) -> SweepResult:
-    """Run (or resume, or join) the sweep described by ``spec``; see :class:`Sweep`."""
-    return Sweep(spec, runner=runner, display=display, final_eval=final_eval).run()
+def run_sweep(spec: SweepSpec, *, runner: Runner | None = None, runner_factory: str | None = None,
+              display: Any = None, final_eval: bool = True) -> SweepResult:
+    """Run (or resume, or join) the sweep described by ``spec``; see :class:`Sweep`.
+
+    ``runner`` is an object called in this process; ``runner_factory`` (``"module:Name"``,
+    called with the spec) builds one where it is needed, which lets trials run isolated in fresh
+    processes (``execution.isolation``). Neither: the fine-tuning recipe.
+    """
+    return Sweep(spec, runner=runner, runner_factory=runner_factory, display=display,
+                 final_eval=final_eval).run()

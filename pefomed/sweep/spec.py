@@ -10,11 +10,13 @@ and every problem, in the file or in an override, is reported at once (:class:`S
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pefomed.errors import PefomedError
+from pefomed.sweep.execution import ExecutionSpec
 from pefomed.sweep.hparams import HyperParam
 
 DEFAULT_SPEC = Path(__file__).with_name("default.yaml")
@@ -114,6 +116,7 @@ class SweepSpec:
     storage: str | None = None
     study: str | None = None
     run_dir: str | None = None
+    execution: ExecutionSpec = ExecutionSpec()
     source: str = "<dict>"
 
     @property
@@ -153,6 +156,15 @@ class SweepSpec:
         ]
         lr = self.train.lr
         out["train"]["lr"] = lr.to_dict() if isinstance(lr, HyperParam) else lr
+        return out
+
+    def to_raw(self) -> dict[str, Any]:
+        """A mapping that :func:`~pefomed.sweep.validate.parse_spec` turns back into this spec
+        (how a worker or an isolated trial process receives it: JSON, never a pickle)."""
+        out = self.to_dict()
+        out.pop("source")
+        train = out.pop("train")
+        out["train"] = {"lr": train["lr"], "batch_size": train["batch_size"], **train["options"]}
         return out
 
     def comparability_key(self) -> dict[str, Any]:
@@ -198,7 +210,10 @@ def read_yaml(path: str | Path) -> dict:
         raise PefomedError(f"sweep spec {path} does not exist; give a YAML file (see sweeps/*.yaml) "
                            "or run bare `pefomed sweep` for the built-in default")
     try:
-        raw = yaml.safe_load(path.read_text())
+        # JSON is YAML, but YAML 1.1 reads JSON's 1e-05 as a string
+        raw = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise PefomedError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); fix the syntax") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -51,6 +51,7 @@ def open_storage(url: str, *, heartbeat: int = HEARTBEAT_S, grace: int = GRACE_S
     import optuna
     from optuna.exceptions import ExperimentalWarning
 
+    url = normalize_url(url)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///"):
         kwargs = {"connect_args": {"timeout": 120}}
@@ -65,13 +66,59 @@ def open_storage(url: str, *, heartbeat: int = HEARTBEAT_S, grace: int = GRACE_S
                 return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat,
                                                   grace_period=grace)
         except ImportError as exc:
-            raise PefomedError(f"storage {url!r} needs a database driver that is not installed "
+            raise PefomedError(f"storage {redact(url)} needs a database driver that is not installed "
                                f"({exc}); install it or use sqlite:///path.db") from None
         except Exception as exc:  # sqlalchemy OperationalError on a lock or an existing table
             last = exc
             time.sleep(0.5 + attempt)
     first = str(last).strip().splitlines()[0] if last is not None else ""
-    raise PefomedError(f"cannot open storage {url!r} ({first}); check the URL and that the database is reachable")
+    raise PefomedError(f"cannot open storage {redact(url)} ({first}); check the URL and that the database is "
+                       "reachable")
+
+
+#: URL scheme -> (the driver module SQLAlchemy 2 uses for it, how to install it)
+DRIVERS = {
+    "postgresql": ("psycopg", "pip install 'pefomed[postgres]' (psycopg 3)"),
+    "postgresql+psycopg": ("psycopg", "pip install 'pefomed[postgres]' (psycopg 3)"),
+    "postgresql+psycopg2": ("psycopg2", "pip install psycopg2-binary, or drop +psycopg2 and "
+                                        "pip install 'pefomed[postgres]'"),
+    "mysql": ("MySQLdb", "pip install mysqlclient"),
+    "mysql+pymysql": ("pymysql", "pip install pymysql"),
+}
+
+
+def normalize_url(url: str) -> str:
+    """``postgres://`` (as cloud providers print it) -> ``postgresql://``; check the driver is there.
+
+    SQLAlchemy 2 reads ``postgresql://`` as psycopg 3; with only psycopg2 installed its error
+    names no driver, so the check comes first and names the extra to install.
+    """
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    scheme = url.split("://", 1)[0]
+    module, install = DRIVERS.get(scheme, (None, None))
+    if module is not None and not _importable(module):
+        raise PefomedError(f"storage {redact(url)} needs the database driver {module!r}, which is not "
+                           f"installed; {install}")
+    return url
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for messages)."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in creds:
+        return url
+    return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
 
 
 def load_study(storage: Any, name: str, spec_key: dict[str, Any], sampler: Any,
@@ -105,9 +152,22 @@ def _canon(x: Any) -> str:
     return json.dumps(x, sort_keys=True, default=str)
 
 
+#: containers that share a hostname but not a process table must each set a distinct value
+HOST_ENV = "PEFOMED_WORKER_HOST"
+
+
+def host_id() -> str:
+    """This worker's host as crash detection sees it: ``$PEFOMED_WORKER_HOST`` or the hostname.
+
+    Workers on the same host detect a dead worker at once by its process id; workers on other
+    hosts only by its heartbeat going stale.
+    """
+    return os.environ.get(HOST_ENV) or socket.gethostname()
+
+
 def worker_tag(number: int) -> dict[str, Any]:
     """What identifies the process running trial ``number`` (for same-host crash detection)."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "trial": number}
+    return {"host": host_id(), "pid": os.getpid(), "trial": number}
 
 
 def retried(trials: Sequence[Any]) -> set[int]:
@@ -191,7 +251,7 @@ def dead_trials(study: Any, storage: Any) -> list[tuple[Any, str]]:
     """RUNNING trials whose worker is gone, with why."""
     from optuna.trial import TrialState
 
-    host = socket.gethostname()
+    host = host_id()
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     stale: set[int] = set()
     if running and getattr(storage, "heartbeat_interval", None):

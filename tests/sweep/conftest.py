@@ -80,3 +80,32 @@ class FakeRunner:
 @pytest.fixture
 def fake_runner():
     return FakeRunner()
+
+
+#: a PostgreSQL server URL whose user may create databases (`.ci/run` starts one: `.ci/postgres`)
+POSTGRES_ENV = "PEFOMED_TEST_POSTGRES"
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty database on the test PostgreSQL server, dropped afterwards.
+
+    Missing server: fails in CI (where `.ci/run` must start one), skips loudly elsewhere.
+    """
+    import os
+    import uuid
+
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        msg = f"no PostgreSQL server for the multi-worker tests: set {POSTGRES_ENV} (bash .ci/postgres prints one)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    import psycopg
+
+    name = f"pefomed_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield base.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
