@@ -22,8 +22,8 @@ def records(vqa_rad_root):
 def test_references_score_perfectly(records):
     res = score(records, [r.answer for r in records], bootstrap=0)
     assert res.n == 451
-    assert res.metrics["closed-accuracy"]["n"] == 272 and res.metrics["open-exact"]["n"] == 179
-    for name in ("closed-accuracy", "open-exact", "open-recall", "overall-exact", "token-f1", "bleu-1"):
+    assert res.metrics["closed-lenient"]["n"] == 272 and res.metrics["open-exact"]["n"] == 179
+    for name in ("closed-lenient", "open-exact", "open-recall", "overall-exact", "token-f1", "bleu-1"):
         assert res.metrics[name]["value"] == 1.0, name
 
 
@@ -31,7 +31,7 @@ def test_always_yes_baseline(records):
     closed = [r for r in records if r.answer_type == "closed"]
     share_yes = sum(normalize_answer(r.answer) == "yes" for r in closed) / len(closed)
     res = score(records, ["yes"] * len(records), seed=0)
-    m = res.metrics["closed-accuracy"]
+    m = res.metrics["closed-lenient"]
     assert m["value"] == pytest.approx(share_yes)
     assert m["ci95"][0] < share_yes < m["ci95"][1]
     assert sum(c["n"] for c in res.breakdown["organ"].values()) == 451
