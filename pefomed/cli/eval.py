@@ -37,7 +37,7 @@ def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, m
     script prints it, the majority-answer baseline beside every closed accuracy, and breakdowns."""
     from pefomed.data import load_dataset
     from pefomed.evaluation import breakdown_table, evaluate, family_table, metrics_table, resolve_protocols
-    from pefomed.evaluation.table import own_protocols, scored_families
+    from pefomed.evaluation.table import breakdown_protocols, own_protocols, scored_families
     from pefomed.models.registry import create_model
 
     adapter_path, run = _resolve_adapter_dir(adapter_dir)
@@ -73,7 +73,7 @@ def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, m
     for family in scored_families(result):
         console.print(family_table(result, family))
     for field in result.breakdown:
-        console.print(breakdown_table(result, field, protocols=own or None))
+        console.print(breakdown_table(result, field, protocols=breakdown_protocols(result)))
     if out_dir is not None:
         console.print(f"predictions and metrics written to {out_dir}")
 

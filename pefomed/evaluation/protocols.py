@@ -67,7 +67,8 @@ class Family:
     """The protocols that reproduce one published scorer, and how that scorer prints a value.
 
     ``source`` is ``owner/repo@commit:path``; ``format_value(total, n)`` renders the mean of
-    ``n`` item scores summing to ``total`` exactly as the peer's script prints it.
+    ``n`` item scores summing to ``total`` exactly as the peer's script prints it; ``headline``
+    are the members the paper reports (what breakdown tables show).
     """
 
     name: str
@@ -75,6 +76,7 @@ class Family:
     source: str
     members: tuple[str, ...]
     format_value: Callable[[float, int], str]
+    headline: tuple[str, ...] = ()
 
 
 PROTOCOLS: Registry[Protocol] = Registry("evaluation protocol")
@@ -94,14 +96,14 @@ def register_protocol(name: str, description: str, subset: Subset,
 
 
 def register_family(name: str, description: str, source: str, members: Iterable[str],
-                    format_value: Callable[[float, int], str]) -> Family:
+                    format_value: Callable[[float, int], str], headline: Iterable[str] = ()) -> Family:
     """Add a family of already registered protocols to :data:`FAMILIES`."""
-    members = tuple(members)
-    unknown = [m for m in members if m not in PROTOCOLS]
+    members, headline = tuple(members), tuple(headline)
+    unknown = [m for m in members + headline if m not in PROTOCOLS]
     if unknown or name in PROTOCOLS:
         raise PefomedError(f"family {name!r}: members {unknown} are not protocols (register them first) "
                            "or the name is taken by a protocol")
-    return FAMILIES.add(name, Family(name, description, source, members, format_value))
+    return FAMILIES.add(name, Family(name, description, source, members, format_value, headline))
 
 
 def get_protocol(name: str) -> Protocol:

@@ -112,8 +112,9 @@ def majority_baseline(protocol: Protocol, preds: Sequence[Prediction], prepared:
     """``{"answer", "value"}``: the protocol's score if every question it selects were answered
     with their most common reference (lower-cased; ties: alphabetical), None on an empty subset.
 
-    The floor a closed accuracy must clear: on VQA-RAD test "always yes" scores 57.7%
-    (``closed-lenient``); under ``llava-med-closed-e9972cf`` "always no" scores 100%.
+    The floor a closed accuracy must clear: on VQA-RAD test the majority closed answer is "no",
+    which scores 48.9% under ``closed-lenient`` -- and 100% under ``llava-med-closed-e9972cf``,
+    whose denominator drops every miss that mentions yes/no.
     """
     selected = [p for p in preds if protocol.selects(p)]
     if not selected:

@@ -29,6 +29,15 @@ def own_protocols(result: EvalResult) -> list[str]:
     return [n for n in result.metrics if not (n in PROTOCOLS and PROTOCOLS.get(n).family)]
 
 
+def breakdown_protocols(result: EvalResult) -> list[str]:
+    """What breakdown tables show: pefomed's own scored protocols, else each family's headline."""
+    own = own_protocols(result)
+    if own:
+        return own
+    heads = [m for f in scored_families(result) for m in FAMILIES.get(f).headline if m in result.metrics]
+    return heads or list(result.metrics)
+
+
 def scored_families(result: EvalResult) -> list[str]:
     """The families with at least one scored member, in registry order."""
     scored = {PROTOCOLS.get(n).family for n in result.metrics if n in PROTOCOLS}

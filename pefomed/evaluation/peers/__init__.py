@@ -58,7 +58,7 @@ def _llava_med() -> None:
         "llava-med", "LLaVA-Med run_eval.py (the table it prints; 'open accuracy' only with a train split)",
         llava_med.SOURCE,
         [f"llava-med-{s}" for s, _, _ in open_rows] + ["llava-med-closed", "llava-med-closed-e9972cf"],
-        _tabulate_g,
+        _tabulate_g, headline=["llava-med-closed", "llava-med-recall"],
     )
 
 
@@ -71,7 +71,7 @@ def _pefomed_paper() -> None:
     register_family("pefomed-paper", "PeFoMed MedVQAEval: exact match per answer type and overall",
                     pefomed_paper.SOURCE,
                     ["pefomed-paper-closed", "pefomed-paper-open", "pefomed-paper-overall"],
-                    pefomed_paper.format_value)
+                    pefomed_paper.format_value, headline=["pefomed-paper-overall"])
 
 
 def _vqa() -> None:
@@ -81,7 +81,8 @@ def _vqa() -> None:
                           "processDigitArticle on both answers", subset, vqa.exact, family="vqa",
                           label=subset if subset != "all" else "overall")
     register_family("vqa", "exact match under the VQA-eval normalisation alone", vqa.SOURCE,
-                    ["vqa-closed", "vqa-open", "vqa-overall"], pefomed_paper.format_value)
+                    ["vqa-closed", "vqa-open", "vqa-overall"], pefomed_paper.format_value,
+                    headline=["vqa-overall"])
 
 
 def _keep_freeform(prediction) -> bool:
@@ -95,7 +96,8 @@ def _mevf() -> None:
                           "train split)", subset, mevf.classifier_hit, family="mevf", label=label,
                           keep=_keep_freeform, prepare=mevf.answer_classes)
     register_family("mevf", "MEVF test.py: answer-list accuracy on free-form questions, by answer type",
-                    mevf.SOURCE, ["mevf-closed", "mevf-open", "mevf-all"], mevf.format_value)
+                    mevf.SOURCE, ["mevf-closed", "mevf-open", "mevf-all"], mevf.format_value,
+                    headline=["mevf-all"])
 
 
 _llava_med()
