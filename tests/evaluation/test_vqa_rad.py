@@ -35,3 +35,20 @@ def test_always_yes_baseline(records):
     assert m["value"] == pytest.approx(share_yes)
     assert m["ci95"][0] < share_yes < m["ci95"][1]
     assert sum(c["n"] for c in res.breakdown["organ"].values()) == 451
+
+
+def test_peer_families_on_references_and_the_majority_baseline(records):
+    from pefomed.evaluation.peers.llava_med import normalize_word
+    from pefomed.evaluation.peers.pefomed_paper import preprocess_answer
+
+    res = score(records, [r.answer for r in records], bootstrap=0,
+                protocols=["pefomed-paper", "vqa", "llava-med-closed", "llava-med-recall"])
+    for name in ("pefomed-paper-overall", "vqa-overall", "llava-med-recall"):
+        assert res.metrics[name]["value"] == 1.0, name
+    closed = [r for r in records if r.answer_type == "closed"]
+    # LLaVA-Med's closed rule needs "yes"/"no" in the prediction: a perfect "left" or "axial" scores 0
+    says_yes_no = [("yes" in n or "no" in n) for n in (normalize_word(r.answer.lower()) for r in closed)]
+    assert res.metrics["llava-med-closed"]["value"] == pytest.approx(sum(says_yes_no) / len(closed))
+    assert not all(says_yes_no)
+    share_no = sum(preprocess_answer(r.answer) == "no" for r in closed) / len(closed)
+    assert res.metrics["pefomed-paper-closed"]["majority"] == {"answer": "no", "value": pytest.approx(share_no)}
