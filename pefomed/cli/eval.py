@@ -22,7 +22,9 @@ DEFAULT_DATASET = "synth-rad"
               help=f"registered name or path (default: the run's dataset, else {DEFAULT_DATASET})")
 @click.option("--split", default="test", show_default=True)
 @click.option("--limit", type=int, help="score a seeded subset of this many records")
-@click.option("--protocols", help="comma-separated scoring protocols (default: the standard set)")
+@click.option("--protocols",
+              help="comma-separated protocols or peer families (llava-med, pefomed-paper, vqa, mevf); "
+                   "default: pefomed's own set")
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--max-new-tokens", type=int, default=8, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="subset and bootstrap seed")
@@ -31,14 +33,20 @@ DEFAULT_DATASET = "synth-rad"
               help="write predictions.jsonl and metrics.json here")
 def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, max_new_tokens, seed,
              as_json, out_dir) -> None:
-    """Evaluate MODEL [+ adapter] on DATASET/SPLIT: metrics by protocol and breakdowns."""
+    """Evaluate MODEL [+ adapter] on DATASET/SPLIT: metrics by protocol, each peer family as its
+    script prints it, the majority-answer baseline beside every closed accuracy, and breakdowns."""
     from pefomed.data import load_dataset
-    from pefomed.evaluation import breakdown_table, evaluate, metrics_table
+    from pefomed.evaluation import breakdown_table, evaluate, family_table, metrics_table, resolve_protocols
+    from pefomed.evaluation.table import breakdown_protocols, own_protocols, scored_families
     from pefomed.models.registry import create_model
 
     adapter_path, run = _resolve_adapter_dir(adapter_dir)
     model = model or (run["spec"]["model"] if run else DEFAULT_MODEL)
     dataset = dataset or (run["spec"]["dataset"] if run else DEFAULT_DATASET)
+    names = [p.strip() for p in protocols.split(",") if p.strip()] if protocols else None
+    train_answers = None
+    if any(p.prepare is not None for p in resolve_protocols(names)):  # MEVF's answer list
+        train_answers = [(r.answer, r.answer_type) for r in load_dataset(dataset, "train").records]
     data = load_dataset(dataset, split, limit=limit, seed=seed)
     bundle = create_model(model, seed=run["spec"]["seed"] if run else 0)
     target = bundle
@@ -46,9 +54,9 @@ def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, m
         from pefomed.adapters import load_adapted
 
         target = load_adapted(bundle, adapter_path)
-    names = [p.strip() for p in protocols.split(",") if p.strip()] if protocols else None
     result = evaluate(target, data.records, out_dir=out_dir, protocols=names, batch_size=batch_size,
-                      max_new_tokens=max_new_tokens, seed=seed, progress=not as_json)
+                      max_new_tokens=max_new_tokens, seed=seed, progress=not as_json,
+                      train_answers=train_answers)
     if as_json:
         click.echo(json.dumps({"model": model, "adapter_dir": str(adapter_path) if adapter_path else None,
                                "dataset": data.summary(), **result.to_dict()}, indent=2))
@@ -57,9 +65,15 @@ def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, m
 
     console = Console()
     title = f"{model}{' + ' + str(adapter_path) if adapter_path else ''} on {dataset}/{split} (n={result.n})"
-    console.print(metrics_table(result, title=title))
+    own = own_protocols(result)
+    if own:
+        console.print(metrics_table(result, title=title, protocols=own))
+    else:
+        console.print(title)
+    for family in scored_families(result):
+        console.print(family_table(result, family))
     for field in result.breakdown:
-        console.print(breakdown_table(result, field))
+        console.print(breakdown_table(result, field, protocols=breakdown_protocols(result)))
     if out_dir is not None:
         console.print(f"predictions and metrics written to {out_dir}")
 

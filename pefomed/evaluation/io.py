@@ -79,10 +79,12 @@ def read_metrics(path: str | Path) -> EvalResult:
 
 
 def rescore(predictions_jsonl: str | Path, *, protocols: Iterable[str] | str | None = None,
-            bootstrap: int = 1000, seed: int = 0) -> EvalResult:
-    """Score a predictions file alone (it carries references and answer types)."""
+            bootstrap: int = 1000, seed: int = 0,
+            train_answers: Sequence[tuple[str, str]] | None = None) -> EvalResult:
+    """Score a predictions file alone (it carries references and answer types); ``train_answers``
+    only for the answer-list protocols (``mevf-*``)."""
     return score_predictions(read_predictions(predictions_jsonl), protocols=protocols,
-                             bootstrap=bootstrap, seed=seed)
+                             bootstrap=bootstrap, seed=seed, train_answers=train_answers)
 
 
 def _existing(path: str | Path, what: str) -> Path:

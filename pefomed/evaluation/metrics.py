@@ -1,8 +1,9 @@
-"""Per-item Med-VQA metrics: pure functions of one (prediction, reference) pair -> [0, 1].
+"""pefomed's own per-item Med-VQA metrics: pure functions of one (prediction, reference) pair -> [0, 1].
 
-Both strings go through :func:`normalize_answer` first; tokens are its whitespace split.
+Both strings go through pefomed's :func:`normalize_answer` first; tokens are its whitespace split.
 An empty reference (no tokens after normalisation) scores 1 only against an empty prediction,
-as SQuAD's F1 does.
+as SQuAD's F1 does. These are robust to formatting but reproduce no paper's numbers: the
+peer-exact scorers live in :mod:`pefomed.evaluation.peers`.
 """
 from __future__ import annotations
 
@@ -24,35 +25,26 @@ def closed_match(prediction: str, reference: str) -> float:
 
     Generative models often answer "yes, there is a mass": when the normalised reference is
     exactly "yes" or "no", a prediction whose first normalised token equals it counts as
-    correct. Other closed answers ("left", "axial") need an exact match.
+    correct -- unless it also says the other word anywhere ("yes or no", "yes/no", "no... yes"),
+    which is a hedge, not an answer. Other closed answers ("left", "axial") need an exact match.
     """
     ref = normalize_answer(reference)
     pred = normalize_answer(prediction)
     if pred == ref:
         return 1.0
-    return float(ref in YES_NO and pred.split(" ", 1)[0] == ref)
-
-
-def reference_in_prediction(prediction: str, reference: str) -> float:
-    """LLaVA-Med's closed rule: the normalised reference is a substring of the prediction.
-
-    LLaVA-Med (``llava/eval/run_eval.py``) first requires "yes" or "no" somewhere in the
-    prediction, then checks ``gt_value in pred_value`` as plain substrings, so reference "no"
-    also matches "not" or "normal". That script drops a miss *with* a yes/no from the
-    denominator; here every closed question counts, a miss scoring 0.
-    """
-    ref = normalize_answer(reference)
-    pred = normalize_answer(prediction)
-    if "yes" not in pred and "no" not in pred:
+    if ref not in YES_NO:
         return 0.0
-    return float(ref in pred)
+    tokens = pred.split()
+    other = "no" if ref == "yes" else "yes"
+    return float(bool(tokens) and tokens[0] == ref and other not in tokens)
 
 
 def token_recall(prediction: str, reference: str) -> float:
     """Fraction of reference tokens (with repeats) that appear anywhere in the prediction.
 
-    LLaVA-Med's open-question "recall". (Its code counts shared words with the prediction's
-    multiplicity, so it differs from this only when the prediction repeats a shared word.)
+    Not LLaVA-Med's "recall" (``llava-med-recall``): that one normalises differently and counts a
+    shared word with the *prediction's* multiplicity (``tp += candidate_words[word]``), so
+    "left left" against "left lung" is 2/3 there and 1/2 here.
     """
     ref = answer_tokens(reference)
     pred = set(answer_tokens(prediction))
@@ -78,8 +70,10 @@ def token_f1(prediction: str, reference: str) -> float:
 def bleu1(prediction: str, reference: str) -> float:
     """Sentence BLEU-1: clipped unigram precision times the brevity penalty.
 
-    Brevity penalty ``exp(1 - r/c)`` when the prediction (c tokens) is shorter than the
-    reference (r tokens), else 1; equals NLTK ``sentence_bleu(weights=(1, 0, 0, 0))``.
+    Brevity penalty ``exp(1 - r/c)`` when the prediction (c tokens) is not longer than the
+    reference (r tokens), else 1: NLTK ``sentence_bleu(weights=(1, 0, 0, 0))`` on pefomed's
+    tokens, except that two empty answers score 1 here (NLTK: 0). LLaVA-Med's BLEU-1 uses its own
+    normalisation and open questions only (``llava-med-bleu-1``).
     """
     pred = answer_tokens(prediction)
     ref = answer_tokens(reference)

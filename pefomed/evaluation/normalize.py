@@ -1,20 +1,20 @@
-"""Answer normalisation for Med-VQA scoring.
+"""pefomed's answer normalisation for its own protocols (robust, and deliberately not the VQA one).
 
-The rules follow the official VQA evaluation (``vqaEval.py``: ``processPunctuation`` then
-``processDigitArticle``), which MEVF and LLaVA-Med reuse unchanged (LLaVA-Med:
-``llava/eval/eval_metrics/glossary.py::normalize_word``):
+It borrows the *tables* of the official VQA evaluation (``vqaEval.py``: number words, articles,
+contractions) but not its punctuation handling, so it does **not** reproduce the scores of VQA,
+PeFoMed, MEVF or LLaVA-Med (those reuse VQA's ``processPunctuation`` + ``processDigitArticle``
+unchanged; pefomed's exact copies are in :mod:`pefomed.evaluation.peers`). The rules:
 
-1. Unicode NFKC, lower case; curly apostrophes become ``'``.
-2. A comma between digits is dropped (``1,000`` -> ``1000``, VQA's ``comma_strip``).
-3. Punctuation, symbols and control characters become spaces, except a period followed by a
-   digit (a decimal point: ``3.5`` stays) and an apostrophe between two letters or digits
-   (``don't`` stays). VQA's ``period_strip`` regex means "keep a period followed by a digit"
-   (its look-behind is mistyped as a look-ahead), so that is the rule adopted here.
-   VQA removes a mark next to a space and turns others into a space; splitting on whitespace
-   afterwards makes the two the same.
+1. Unicode NFKC, lower case; curly apostrophes become ``'`` (VQA folds nothing).
+2. A comma between digits is dropped (``1,000`` -> ``1000``).
+3. Every punctuation mark, symbol or control character becomes a *space*, except a period
+   followed by a digit (``3.5`` stays) and an apostrophe between two letters or digits
+   (``don't`` stays). VQA instead deletes periods (``"R.U.Q."`` -> ``"ruq"``, here ``"r u q"``),
+   deletes a mark outright when the text has it next to a space, and leaves marks outside its
+   short list (``: * # % & '`` and all non-ASCII) attached to the word.
 4. Whitespace collapsed; per token: number words zero..ten (and "none") become digits, the
    articles a/an/the are dropped, apostrophe-less contractions get their apostrophe
-   (``dont`` -> ``don't``), all as VQA's ``manualMap``/``articles``/``contractions``.
+   (``dont`` -> ``don't``; the everyday subset of VQA's ``contractions``).
 """
 from __future__ import annotations
 

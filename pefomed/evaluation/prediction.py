@@ -19,13 +19,15 @@ class Prediction:
     question_type: str = ""
     organ: str = ""
     modality: str = ""
+    phrase_type: str = ""   # VQA-RAD's free-form vs rephrased question (MEVF scores free-form only)
 
     @classmethod
     def for_record(cls, record: VQARecord, prediction: str) -> "Prediction":
         """The prediction ``prediction`` for ``record``, copying its metadata."""
         return cls(id=record.id, question=record.question, reference=record.answer,
                    prediction=prediction, answer_type=record.answer_type,
-                   question_type=record.question_type, organ=record.organ, modality=record.modality)
+                   question_type=record.question_type, organ=record.organ, modality=record.modality,
+                   phrase_type=str(record.extra.get("phrase_type", "") or ""))
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)

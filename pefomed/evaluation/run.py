@@ -9,25 +9,29 @@ from pefomed.data.record import VQARecord
 from pefomed.evaluation.io import METRICS_FILE, PREDICTIONS_FILE, write_metrics, write_predictions
 from pefomed.evaluation.predict import predict
 from pefomed.evaluation.result import EvalResult
+from pefomed.evaluation.protocols import TrainAnswers
 from pefomed.evaluation.scoring import score_predictions
 
 
 def evaluate(model: Any, records: Sequence[VQARecord], *, out_dir: str | Path | None = None,
              protocols: Iterable[str] | str | None = None, batch_size: int = 16, max_new_tokens: int = 8,
-             bootstrap: int = 1000, seed: int = 0, progress: bool = False) -> EvalResult:
+             bootstrap: int = 1000, seed: int = 0, progress: bool = False,
+             train_answers: TrainAnswers | None = None) -> EvalResult:
     """Predict on ``records``, score, and (with ``out_dir``) write predictions.jsonl + metrics.json.
 
     Predictions are written before scoring, so a run that fails to score can be rescored
-    from its predictions file.
+    from its predictions file. ``train_answers`` feeds the answer-list protocols (``mevf-*``).
     """
-    from pefomed.evaluation.protocols import resolve_protocols
+    from pefomed.evaluation.protocols import prepare_all, resolve_protocols
 
-    resolve_protocols(protocols)  # reject a bad protocol name before the (slow) predictions
+    # reject a bad protocol name or a missing answer list before the (slow) predictions
+    prepare_all(resolve_protocols(protocols), train_answers)
     predictions = predict(model, records, batch_size=batch_size, max_new_tokens=max_new_tokens,
                           progress=progress)
     if out_dir is not None:
         write_predictions(Path(out_dir) / PREDICTIONS_FILE, predictions)
-    result = score_predictions(predictions, protocols=protocols, bootstrap=bootstrap, seed=seed)
+    result = score_predictions(predictions, protocols=protocols, bootstrap=bootstrap, seed=seed,
+                               train_answers=train_answers)
     if out_dir is not None:
         write_metrics(Path(out_dir) / METRICS_FILE, result)
     return result

@@ -10,7 +10,7 @@ import numpy as np
 from pefomed.data.record import VQARecord
 from pefomed.errors import PefomedError
 from pefomed.evaluation.prediction import Prediction
-from pefomed.evaluation.protocols import Protocol, resolve_protocols
+from pefomed.evaluation.protocols import Protocol, TrainAnswers, prepare_all, resolve_protocols
 from pefomed.evaluation.result import EvalResult, clean_float
 
 BREAKDOWN_FIELDS: tuple[str, ...] = ("answer_type", "question_type", "organ", "modality")
@@ -20,27 +20,39 @@ _BLOCK_ITEMS = 4_000_000
 
 
 def score(records: Sequence[VQARecord], predictions: Sequence[Prediction | str], *,
-          protocols: Iterable[str] | str | None = None, bootstrap: int = 1000, seed: int = 0) -> EvalResult:
-    """Score ``predictions`` against ``records`` under each protocol (default: all built-in).
+          protocols: Iterable[str] | str | None = None, bootstrap: int = 1000, seed: int = 0,
+          train_answers: TrainAnswers | None = None) -> EvalResult:
+    """Score ``predictions`` against ``records`` under each protocol (default: pefomed's own).
 
     ``predictions`` are :class:`Prediction` objects matched to records by id (every record
     needs exactly one), or plain answer strings aligned with ``records`` by position.
+    ``train_answers`` (``(answer, answer_type)`` of the training split) is needed only by the
+    protocols that use an answer list (``mevf-*``, ``llava-med-open-accuracy``).
     """
     return score_predictions(join(records, predictions), protocols=protocols,
-                             bootstrap=bootstrap, seed=seed)
+                             bootstrap=bootstrap, seed=seed, train_answers=train_answers)
 
 
 def score_predictions(predictions: Sequence[Prediction], *, protocols: Iterable[str] | str | None = None,
-                      bootstrap: int = 1000, seed: int = 0) -> EvalResult:
-    """Score self-contained predictions (each carries its reference and answer type)."""
+                      bootstrap: int = 1000, seed: int = 0,
+                      train_answers: TrainAnswers | None = None) -> EvalResult:
+    """Score self-contained predictions (each carries its reference and answer type).
+
+    Each metric entry also holds ``total`` (the sum of item scores, so a peer's own rounding can
+    be replayed) and, for closed protocols, ``majority``: the most common closed reference and
+    what answering it to every question would score under that protocol.
+    """
     protos = resolve_protocols(protocols)
     _check_bootstrap(bootstrap, seed)
+    prepared = prepare_all(protos, train_answers)
     preds = list(predictions)
-    table = {p.name: _item_scores(p, preds) for p in protos}
+    table = {p.name: _item_scores(p, preds, prepared.get(p.name)) for p in protos}
     metrics = {}
     for p in protos:
         mask, scores = table[p.name]
         metrics[p.name] = _summary(scores[mask], bootstrap, seed, p.subset)
+        if p.subset == "closed":
+            metrics[p.name]["majority"] = majority_baseline(p, preds, prepared.get(p.name))
     return EvalResult(metrics=metrics, breakdown=_breakdown(preds, table), n=len(preds),
                       protocols={p.name: p.description for p in protos}, bootstrap=bootstrap, seed=seed)
 
@@ -96,19 +108,51 @@ def _check_bootstrap(bootstrap: int, seed: int) -> None:
         raise PefomedError("; ".join(problems))
 
 
-def _item_scores(protocol: Protocol, preds: list[Prediction]) -> tuple[np.ndarray, np.ndarray]:
-    mask = np.array([protocol.applies(p.answer_type) for p in preds], dtype=bool)
+def majority_baseline(protocol: Protocol, preds: Sequence[Prediction], prepared: object = None) -> dict | None:
+    """``{"answer", "value"}``: the protocol's score if every question it selects were answered
+    with their most common reference (lower-cased; ties: alphabetical), None on an empty subset.
+
+    The floor a closed accuracy must clear: on VQA-RAD test the majority closed answer is "no",
+    which scores 48.9% under ``closed-lenient`` -- and 100% under ``llava-med-closed-e9972cf``,
+    whose denominator drops every miss that mentions yes/no.
+    """
+    selected = [p for p in preds if protocol.selects(p)]
+    if not selected:
+        return None
+    counts = Counter(p.reference.strip().lower() for p in selected)
+    answer = min(counts, key=lambda a: (-counts[a], a))
+    stand_in = [Prediction(**{**p.to_dict(), "prediction": answer}) for p in selected]
+    mask, scores = _item_scores(protocol, stand_in, prepared)
+    return {"answer": answer, "value": clean_float(_mean(scores[mask])) if mask.any() else None}
+
+
+def _item_scores(protocol: Protocol, preds: Sequence[Prediction], prepared: object = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(scored mask, item scores): a question is scored when the protocol selects it and its
+    metric does not return None."""
+    mask = np.array([protocol.selects(p) for p in preds], dtype=bool)
     scores = np.zeros(len(preds))
+    extra = () if protocol.prepare is None else (prepared,)
     for i in np.flatnonzero(mask):
-        scores[i] = protocol.metric(preds[i].prediction, preds[i].reference)
+        value = protocol.metric(preds[i].prediction, preds[i].reference, *extra)
+        if value is None:
+            mask[i] = False
+        else:
+            scores[i] = value
     return mask, scores
+
+
+def _mean(scores: np.ndarray) -> float:
+    # Python's left-to-right sum, as the peers' scripts compute their means
+    return sum(scores.tolist()) / len(scores)
 
 
 def _summary(scores: np.ndarray, bootstrap: int, seed: int, subset: str) -> dict:
     n = len(scores)
     if n == 0:
-        return {"value": None, "ci95": None, "n": 0}
-    value = float(scores.mean())
+        return {"value": None, "ci95": None, "n": 0, "total": 0.0}
+    total = sum(scores.tolist())
+    value = total / n
     ci = None
     if bootstrap:
         # One stream per subset: protocols on the same questions share resamples (paired), and
@@ -117,7 +161,7 @@ def _summary(scores: np.ndarray, bootstrap: int, seed: int, subset: str) -> dict
         lo, hi = bootstrap_ci(scores, resamples=bootstrap, rng=rng)
         # Float rounding can put an all-equal sample's interval an ulp off its own mean.
         ci = [clean_float(min(lo, value)), clean_float(max(hi, value))]
-    return {"value": clean_float(value), "ci95": ci, "n": n}
+    return {"value": clean_float(value), "ci95": ci, "n": n, "total": clean_float(total)}
 
 
 def _breakdown(preds: list[Prediction], table: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:

@@ -36,7 +36,7 @@ def test_metrics_json_round_trip(tmp_path, preds):
     res = score(records, predictions, bootstrap=100)
     path = write_metrics(tmp_path / "m.json", res)
     assert read_metrics(path).to_dict() == res.to_dict()
-    assert json.loads(path.read_text())["metrics"]["closed-accuracy"]["n"] == 2
+    assert json.loads(path.read_text())["metrics"]["closed-lenient"]["n"] == 2
 
 
 class _Unserialisable:

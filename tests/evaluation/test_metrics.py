@@ -2,8 +2,7 @@ import math
 
 import pytest
 
-from pefomed.evaluation import (bleu1, closed_match, exact_match, reference_in_prediction, token_f1,
-                                token_recall)
+from pefomed.evaluation import bleu1, closed_match, exact_match, token_f1, token_recall
 
 REF_LONG = "upper lobe of the left lung"   # normalised tokens: upper lobe of left lung (5)
 
@@ -26,13 +25,12 @@ def test_closed_match_accepts_a_leading_yes_or_no_only_for_yes_no_references():
     assert closed_match("Left.", "left") == 1.0
 
 
-def test_reference_in_prediction_is_llava_med_substring_rule():
-    assert reference_in_prediction("there is no mass", "no") == 1.0
-    assert reference_in_prediction("yes", "no") == 0.0
-    # LLaVA-Med's plain substring test: "no" inside "normal" counts (documented quirk)
-    assert reference_in_prediction("normal", "no") == 1.0
-    # and a prediction without "yes"/"no" anywhere scores 0 even when it equals the reference
-    assert reference_in_prediction("left", "left") == 0.0
+def test_closed_match_does_not_credit_hedges():
+    assert closed_match("yes or no", "yes") == 0.0
+    assert closed_match("Yes/No", "no") == 0.0              # first token "yes" anyway
+    assert closed_match("no, maybe yes", "no") == 0.0
+    assert closed_match("yes yes", "yes") == 1.0             # repeating the answer is no hedge
+    assert closed_match("", "yes") == 0.0 and closed_match("", "") == 1.0
 
 
 def test_token_recall_hand_computed():
@@ -65,8 +63,7 @@ def test_bleu1_hand_computed():
     assert bleu1("", "lung") == 0.0
 
 
-@pytest.mark.parametrize("fn", [exact_match, closed_match, token_recall, token_f1, bleu1,
-                                reference_in_prediction])
+@pytest.mark.parametrize("fn", [exact_match, closed_match, token_recall, token_f1, bleu1])
 def test_metrics_lie_in_unit_interval(fn):
     pairs = [("yes", "yes"), ("no", "yes"), ("a b c", "c d"), ("", "x"), ("x x x", "x"), ("3.5 cm", "3.5")]
     assert all(0.0 <= fn(p, r) <= 1.0 for p, r in pairs)

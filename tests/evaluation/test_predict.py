@@ -51,7 +51,7 @@ def test_accepts_an_adapted_model_like_object(bundle, records):
 
 def test_evaluate_writes_files_that_rescore_to_the_same_result(bundle, records, tmp_path):
     res = evaluate(bundle, records, out_dir=tmp_path / "run", max_new_tokens=3, bootstrap=100, seed=1)
-    assert res.n == 5 and res.metrics["closed-accuracy"]["n"] == 3
+    assert res.n == 5 and res.metrics["closed-lenient"]["n"] == 3
     assert rescore(tmp_path / "run" / "predictions.jsonl", bootstrap=100, seed=1).to_dict() == res.to_dict()
     assert read_metrics(tmp_path / "run" / "metrics.json").to_dict() == res.to_dict()
 

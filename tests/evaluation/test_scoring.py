@@ -29,9 +29,12 @@ def test_protocol_values_hand_computed(case):
     records, answers = case
     m = score(records, answers, bootstrap=0).metrics
     # closed: c1 leading yes, c2, c4 exact; c3 wrong -> 3/4
-    assert m["closed-accuracy"] == {"value": 0.75, "ci95": None, "n": 4}
+    # majority closed reference: "yes" (2 of 4; ties alphabetical); "yes" everywhere scores c1, c3 -> 1/2
+    assert m["closed-lenient"] == {"value": 0.75, "ci95": None, "n": 4, "total": 3.0,
+                                   "majority": {"answer": "yes", "value": 0.5}}
     # LLaVA-Med closed: c1 and c2 contain yes/no and the reference; c4 has no yes/no -> 2/4
     assert m["llava-med-closed"]["value"] == 0.5
+    assert "majority" not in m["open-exact"] and m["open-exact"]["total"] == 1.0
     # open exact: only o1 -> 1/3; open recall: (1 + 3/5 + 0) / 3
     assert (m["open-exact"]["value"], m["open-exact"]["n"]) == (pytest.approx(1 / 3), 3)
     assert m["open-recall"]["value"] == pytest.approx((1 + 0.6 + 0) / 3)
@@ -69,7 +72,7 @@ def test_breakdown_counts_and_values(case):
     organ = res.breakdown["organ"]
     assert {k: v["n"] for k, v in organ.items()} == {"chest": 4, "head": 1, "abdomen": 1, "(unspecified)": 1}
     chest = organ["chest"]["metrics"]
-    assert chest["closed-accuracy"] == {"value": 1.0, "n": 2}       # c1, c2
+    assert chest["closed-lenient"] == {"value": 1.0, "n": 2}       # c1, c2
     assert chest["open-exact"] == {"value": 0.5, "n": 2}            # o1 right, o2 wrong
     assert organ["head"]["metrics"]["open-exact"] == {"value": None, "n": 0}
     by_type = res.breakdown["answer_type"]
@@ -80,8 +83,8 @@ def test_breakdown_counts_and_values(case):
 def test_empty_subset_gives_none_not_a_crash(rec):
     records = [rec("a", "yes"), rec("b", "no")]
     res = score(records, ["yes", "yes"], bootstrap=200)
-    assert res.metrics["open-exact"] == {"value": None, "ci95": None, "n": 0}
-    assert res.metrics["closed-accuracy"]["n"] == 2
+    assert res.metrics["open-exact"] == {"value": None, "ci95": None, "n": 0, "total": 0.0}
+    assert res.metrics["closed-lenient"]["n"] == 2
     json.dumps(res.to_dict(), allow_nan=False)  # JSON-safe
     empty = score([], [], bootstrap=100)
     assert empty.n == 0 and all(m["value"] is None for m in empty.metrics.values())
@@ -95,9 +98,9 @@ def _binary_records(rec, n, rng):
 
 def test_bootstrap_is_seeded_and_brackets_the_estimate(rec):
     records, answers = _binary_records(rec, 400, np.random.default_rng(1))
-    a = score(records, answers, protocols=["closed-accuracy"], bootstrap=1000, seed=3).metrics["closed-accuracy"]
-    b = score(records, answers, protocols=["closed-accuracy"], bootstrap=1000, seed=3).metrics["closed-accuracy"]
-    c = score(records, answers, protocols=["closed-accuracy"], bootstrap=1000, seed=4).metrics["closed-accuracy"]
+    a = score(records, answers, protocols=["closed-lenient"], bootstrap=1000, seed=3).metrics["closed-lenient"]
+    b = score(records, answers, protocols=["closed-lenient"], bootstrap=1000, seed=3).metrics["closed-lenient"]
+    c = score(records, answers, protocols=["closed-lenient"], bootstrap=1000, seed=4).metrics["closed-lenient"]
     assert a == b and a["ci95"] != c["ci95"]
     lo, hi = a["ci95"]
     assert lo <= a["value"] <= hi
@@ -136,7 +139,7 @@ def test_result_round_trips_through_dict(case):
     res = score(records, answers, bootstrap=50)
     again = EvalResult.from_dict(json.loads(json.dumps(res.to_dict())))
     assert again.to_dict() == res.to_dict()
-    assert again.value("closed-accuracy") == 0.75
+    assert again.value("closed-lenient") == 0.75
     with pytest.raises(PefomedError, match="not scored"):
         again.value("nope")
     with pytest.raises(PefomedError, match="missing 'metrics'"):

@@ -50,7 +50,7 @@ def test_record_fields(tmp_path):
                 "device", "trial", "run_dir", "objectives", "budget", "host", "started", "duration_s"):
         assert key in r, key
     assert r["params"]["adapter"] == "lora" and "lora.learning_rate" in r["params"]
-    assert r["metrics"]["closed-accuracy"]["ci95"] == [pytest.approx(0.602), pytest.approx(0.802)]
+    assert r["metrics"]["closed-lenient"]["ci95"] == [pytest.approx(0.602), pytest.approx(0.802)]
     assert r["versions"]["optuna"] == optuna.__version__
     study, _ = finished_in_study(result.spec)
     assert study.trials[0].user_attrs[st.ATTR_RECORD]["trial"] == 0  # also an Optuna user attribute
@@ -75,7 +75,7 @@ def test_non_finite_accuracy_fails_the_trial(tmp_path):
     class NanRunner(FakeRunner):
         def __call__(self, config, ctx):
             out = super().__call__(config, ctx)
-            out.metrics["closed-accuracy"]["value"] = float("nan")
+            out.metrics["closed-lenient"]["value"] = float("nan")
             return out
 
     result = run_sweep(make_spec(tmp_path, n_trials=3), runner=NanRunner())
@@ -156,7 +156,7 @@ def test_dead_worker_with_a_stored_record_is_completed_not_rerun(tmp_path):
     trial = study.ask()
     trial.set_user_attr(st.ATTR_WORKER, {"host": socket.gethostname(), "pid": _dead_pid(), "trial": trial.number})
     record = {"kind": "trial", "study": spec.study_name, "trial": trial.number, "status": "complete",
-              "label": "lora", "objectives": {"accuracy": {"protocol": "closed-accuracy", "value": 0.9},
+              "label": "lora", "objectives": {"accuracy": {"protocol": "closed-lenient", "value": 0.9},
                                               "cost": {"name": "trainable_params", "value": 5}}}
     trial.set_user_attr(st.ATTR_RECORD, record)  # killed after storing its record, before tell
     runner = FakeRunner()
@@ -275,6 +275,6 @@ def test_study_is_a_plain_optuna_study_with_named_objectives(tmp_path):
     spec = make_spec(tmp_path, n_trials=3)
     run_sweep(spec, runner=FakeRunner(), final_eval=False)
     study = optuna.load_study(study_name=spec.study_name, storage=spec.storage_url)
-    assert study.metric_names == ["closed-accuracy", "trainable_params"]
+    assert study.metric_names == ["closed-lenient", "trainable_params"]
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
     assert len(study.best_trials) >= 1

@@ -61,7 +61,7 @@ def test_markdown_tables(run_dir):
     lines = md.splitlines()
     head = lines.index("## Pareto frontier")
     table = lines[head + 2: head + 2 + 2 + 4]
-    assert table[0].startswith("| trial | method | settings | closed-accuracy (search) | device_seconds |")
+    assert table[0].startswith("| trial | method | settings | closed-lenient (search) | device_seconds |")
     assert table[1].startswith("|---|")
     assert table[5].startswith("| 4 | full |") and "0.770 [0.72, 0.82]" in table[5]
     assert "## Best configuration per method" in md

@@ -55,10 +55,10 @@ def test_set_path_lists_and_bad_index():
 
 def test_unknown_names_get_did_you_mean():
     raw = raw_spec(model="tiny-lava", adapters=["lorra", "ia3"], sampler="tpee", budgett={"max_steps": 1},
-                   objectives={"accuracy": "closed-acuracy", "cost": "device_second"})
+                   objectives={"accuracy": "closed-lenint", "cost": "device_second"})
     raw["dataset"] = {"name": "synth-rd"}
     text = "\n".join(problems_of(raw))
-    for expected in ("'tiny-llava'", "'lora'", "'tpe'", "'budget'", "'closed-accuracy'", "'device_seconds'",
+    for expected in ("'tiny-llava'", "'lora'", "'tpe'", "'budget'", "'closed-lenient'", "'device_seconds'",
                      "'synth-rad'"):
         assert f"did you mean {expected}" in text, expected
 

@@ -85,7 +85,7 @@ def test_run_spec_reports_every_error_at_once():
 
 
 def test_run_spec_round_trips_and_one_seed_rules(tmp_path):
-    spec = _spec(tmp_path, parts="language", protocols="closed-accuracy", seed=7)
+    spec = _spec(tmp_path, parts="language", protocols="closed-lenient", seed=7)
     assert spec.parts == ("language",) and spec.train.seed == 7
     assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     assert RunSpec(model="m", dataset="d", adapter="a", train=TrainConfig(seed=3)).seed == 3
