@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pefomed.cli.app import main
+from pefomed.cli.inputs import data_options, echo_notes, input_options, parse_fields
 from pefomed.errors import PefomedError
 
 DEFAULT_MODEL = "medvlm-tiny"
@@ -29,30 +30,57 @@ DEFAULT_DATASET = "synth-rad"
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON instead of tables")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="write predictions.jsonl and metrics.json here")
+@data_options
+@input_options
 def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, max_new_tokens, seed,
-             as_json, out_dir) -> None:
+             as_json, out_dir, dataset_root, field_pairs, language, on_bad_record, prompt_template,
+             image_size, max_pixels) -> None:
     """Evaluate MODEL [+ adapter] on DATASET/SPLIT: metrics by protocol and breakdowns."""
     from pefomed.data import load_dataset
     from pefomed.evaluation import breakdown_table, evaluate, metrics_table
     from pefomed.models.registry import create_model
 
+    from pefomed.models.prompts import apply_template, template_of
+    from pefomed.models.resolution import apply_resolution, check_resolution
+
+    check_resolution(image_size, max_pixels)
     adapter_path, run = _resolve_adapter_dir(adapter_dir)
     model = model or (run["spec"]["model"] if run else DEFAULT_MODEL)
-    dataset = dataset or (run["spec"]["dataset"] if run else DEFAULT_DATASET)
-    data = load_dataset(dataset, split, limit=limit, seed=seed)
+    notes: list[str] = []
+    options = {"root": dataset_root, "on_bad_record": on_bad_record, "fields": parse_fields(field_pairs),
+               "language": language}
+    if run and dataset is None and (run.get("datasets") or {}).get("holdout"):
+        # the run held out part of a file without splits: score on that same part, not the whole file
+        from pefomed.train.data import load_run_eval
+        from pefomed.train.recipe import RunSpec
+
+        data = load_run_eval(RunSpec.from_dict(run["spec"]), limit=limit)
+        dataset, split = data.dataset, data.split
+        notes.append(f"scoring the run's held-out part of {dataset} ({len(data)} records)")
+    else:
+        dataset = dataset or (run["spec"]["dataset"] if run else DEFAULT_DATASET)
+        data = load_dataset(dataset, split, limit=limit, seed=seed,
+                            **{k: v for k, v in options.items() if v is not None})
+    if data.skip_note():
+        notes.append(data.skip_note())
     bundle = create_model(model, seed=run["spec"]["seed"] if run else 0)
     target = bundle
     if adapter_path is not None:
         from pefomed.adapters import load_adapted
 
-        target = load_adapted(bundle, adapter_path)
+        target = load_adapted(bundle, adapter_path)  # reapplies the adapter's prompt template and resolution
+    if prompt_template is not None or adapter_path is None:
+        apply_template(bundle, prompt_template)
+    apply_resolution(bundle, image_size=image_size, max_pixels=max_pixels)
     names = [p.strip() for p in protocols.split(",") if p.strip()] if protocols else None
     result = evaluate(target, data.records, out_dir=out_dir, protocols=names, batch_size=batch_size,
                       max_new_tokens=max_new_tokens, seed=seed, progress=not as_json)
     if as_json:
         click.echo(json.dumps({"model": model, "adapter_dir": str(adapter_path) if adapter_path else None,
-                               "dataset": data.summary(), **result.to_dict()}, indent=2))
+                               "dataset": data.summary(), "prompt_template": template_of(bundle).to_dict(),
+                               "notes": notes, **result.to_dict()}, indent=2))
         return
+    echo_notes(notes)
     from rich.console import Console
 
     console = Console()
