@@ -94,7 +94,7 @@ def train_cmd(model, dataset, adapter, parts, layers, set_pairs, train_projector
         click.echo(json.dumps(record.to_dict(), indent=2))
     else:
         _print_summary(record)
-    echo_notes(record.notes)
+        echo_notes(record.notes)  # with --json they are in the record
     if record.status != "ok":
         raise SystemExit(1)
 
