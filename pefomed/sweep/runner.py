@@ -44,8 +44,8 @@ class RecipeRunner:
             d = self.spec.dataset
             name, limit = {"train": (d.train_split, d.train_limit), "search": (d.search_split, d.eval_limit),
                            "report": (d.report_split, d.report_limit)}[which]
-            self._splits[which] = load_dataset(d.name, name, root=d.root, limit=limit, seed=self.spec.seed,
-                                               **d.options)
+            self._splits[which] = load_dataset(d.name, name, limit=limit, seed=self.spec.seed,
+                                               **d.load_options())
         return self._splits[which]
 
     def run_spec(self, config: TrialConfig, out_dir: str | None) -> Any:
@@ -62,6 +62,9 @@ class RecipeRunner:
             train=TrainConfig(lr=lr, batch_size=config.batch_size, seed=spec.seed, **options),
             budget=spec.make_budget(), eval_limit=spec.dataset.eval_limit,
             train_limit=spec.dataset.train_limit, seed=spec.seed, out_dir=out_dir,
+            prompt_template=spec.prompt_template, image_size=spec.image_size, max_pixels=spec.max_pixels,
+            dataset_root=spec.dataset.root, fields=spec.dataset.fields, language=spec.dataset.language,
+            on_bad_record=spec.dataset.on_bad_record,
         )
 
     def prepare(self) -> None:

@@ -89,3 +89,19 @@ def test_evaluating_on_training_records_is_loud(tmp_path):
     with pytest.warns(UserWarning, match="EVALUATING ON TRAINING RECORDS: all 8 evaluation records"):
         data = load_run_data(spec)
     assert data.overlap == 8 and data.holdout is None
+
+
+def test_sweep_spec_takes_the_data_and_input_fields():
+    from pefomed.sweep.spec import SpecError
+    from pefomed.sweep.validate import parse_spec
+
+    raw = {"model": "tiny-llava", "dataset": {"name": "slake", "language": "all", "on_bad_record": "error",
+                                              "fields": {"image": "img"}},
+           "adapters": ["lora"], "budget": {"max_steps": 1}, "n_trials": 1, "prompt_template": "Q: {question} A:",
+           "max_pixels": 4096}
+    spec = parse_spec(raw)
+    assert spec.dataset.load_options() == {"root": None, "on_bad_record": "error", "fields": {"image": "img"},
+                                           "language": "all"}
+    assert spec.prompt_template == "Q: {question} A:" and spec.comparability_key()["max_pixels"] == 4096
+    with pytest.raises(SpecError, match="dataset.on_bad_record: unknown on_bad_record policy 'drop'"):
+        parse_spec({**raw, "dataset": {"name": "slake", "on_bad_record": "drop"}})
