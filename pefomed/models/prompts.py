@@ -10,7 +10,8 @@ trained. A template is chosen per run by a *spec* string (``--prompt-template``)
 - ``"chat"``: the checkpoint's own chat template, one user turn (image + question) and the
   generation prompt (``apply_chat_template(..., add_generation_prompt=True)``);
 - a format string with ``{question}`` (and optionally ``{image}``, the family's image placeholder,
-  put in front when absent): ``"<image>\\nQ: {question}\\nA:"``;
+  put in front when absent): ``"{image}Q: {question}\\nA:"``; typed inline, ``\\n`` and ``\\t``
+  (backslash + letter) mean a newline and a tab;
 - a Jinja chat template (contains ``{%`` or ``{{``), rendered like a checkpoint's chat template
   with ``messages`` = ``[{"role": "user", "content": [{"type": "image"}, {"type": "text",
   "text": question}]}]`` and ``add_generation_prompt`` = true;
@@ -145,6 +146,8 @@ def _parse(spec: str, bundle: Any) -> PromptTemplate:
     if "{%" in text or "{{" in text:
         return PromptTemplate("jinja", text, source)
     if "{question}" in text:
+        if source == "inline":  # typed on a command line, "\n" means a newline
+            text = text.replace("\\n", "\n").replace("\\t", "\t")
         _format(text if "{image}" in text else "{image}" + text, question="q", image="")
         return PromptTemplate("format", text, source)
     raise PefomedError(f"prompt template {spec[:60]!r} is not auto, plain or chat, has no {{question}} "

@@ -52,6 +52,8 @@ def test_format_strings_and_their_errors():
     bundle = create_model("tiny-llava")
     apply_template(bundle, "Q: {question}\nA:")
     assert build_prompt("x?", bundle) == "<image>\nQ: x?\nA:"  # the image placeholder goes in front
+    apply_template(bundle, "Q: {question}\\nA:")  # typed on a command line: backslash-n
+    assert build_prompt("x?", bundle) == "<image>\nQ: x?\nA:"
     apply_template(bundle, "{question} -> {image}")
     assert build_prompt("x?", bundle) == "x? -> <image>\n"
     with pytest.raises(PefomedError, match="no \\{question\\} placeholder"):
