@@ -119,7 +119,17 @@ def build_prompt(question: str, bundle: Any, template: PromptTemplate | None = N
     if marker and marker not in text:
         raise PefomedError(f"the chat template renders no image placeholder {marker!r} for {family.name} "
                            f"(got {text[:80]!r}); emit it for {{'type': 'image'}} content")
-    return text
+    return _without_double_bos(text, bundle.tokenizer)
+
+
+def _without_double_bos(text: str, tok: Any) -> str:
+    """Chat templates of Llama/Gemma checkpoints write the BOS token; the processor adds one too
+    when it tokenizes, so drop the template's (as ``apply_chat_template(tokenize=True)`` does)."""
+    bos = getattr(tok, "bos_token", None)
+    if not bos or not text.startswith(bos):
+        return text
+    ids = tok("x")["input_ids"]
+    return text[len(bos):] if ids and ids[0] == tok.bos_token_id else text
 
 
 def _render_chat(bundle: Any, messages: list, chat: str) -> str:

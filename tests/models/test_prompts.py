@@ -93,3 +93,15 @@ def test_the_template_is_recorded_in_the_run_and_adapter_and_reloaded(tmp_path):
     fresh = create_model("tiny-llava")
     load_adapted(fresh, tmp_path / "run" / "adapter")
     assert build_prompt("is it?", fresh) == "<|user|><image>\nis it?<|assistant|>\n"  # Jinja trims the newline after a block
+
+
+def test_a_template_bos_is_not_doubled_when_the_tokenizer_adds_one():
+    from tokenizers import processors
+
+    bundle = _with_chat("tiny-llava")
+    bundle.processor.chat_template = "{{ bos_token }}" + bundle.processor.chat_template
+    assert build_prompt("x?", bundle).startswith("<s><|user|>")  # this tokenizer adds no BOS: keep it
+    tok = bundle.tokenizer
+    tok._tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    assert tok("x")["input_ids"][0] == tok.bos_token_id
+    assert build_prompt("x?", bundle).startswith("<|user|>")
