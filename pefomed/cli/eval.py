@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -36,7 +37,6 @@ def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, m
              as_json, out_dir, dataset_root, field_pairs, language, on_bad_record, prompt_template,
              image_size, max_pixels) -> None:
     """Evaluate MODEL [+ adapter] on DATASET/SPLIT: metrics by protocol and breakdowns."""
-    from pefomed.data import load_dataset
     from pefomed.evaluation import breakdown_table, evaluate, metrics_table
     from pefomed.models.registry import create_model
 
@@ -46,23 +46,10 @@ def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, m
     check_resolution(image_size, max_pixels)
     adapter_path, run = _resolve_adapter_dir(adapter_dir)
     model = model or (run["spec"]["model"] if run else DEFAULT_MODEL)
-    notes: list[str] = []
     options = {"root": dataset_root, "on_bad_record": on_bad_record, "fields": parse_fields(field_pairs),
                "language": language}
-    if run and dataset is None and (run.get("datasets") or {}).get("holdout"):
-        # the run held out part of a file without splits: score on that same part, not the whole file
-        from pefomed.train.data import load_run_eval
-        from pefomed.train.recipe import RunSpec
-
-        data = load_run_eval(RunSpec.from_dict(run["spec"]), limit=limit)
-        dataset, split = data.dataset, data.split
-        notes.append(f"scoring the run's held-out part of {dataset} ({len(data)} records)")
-    else:
-        dataset = dataset or (run["spec"]["dataset"] if run else DEFAULT_DATASET)
-        data = load_dataset(dataset, split, limit=limit, seed=seed,
-                            **{k: v for k, v in options.items() if v is not None})
-    if data.skip_note():
-        notes.append(data.skip_note())
+    data, notes = _eval_data(run, dataset, split, limit, seed, {k: v for k, v in options.items() if v is not None})
+    dataset, split = data.dataset, data.split
     bundle = create_model(model, seed=run["spec"]["seed"] if run else 0)
     target = bundle
     if adapter_path is not None:
@@ -90,6 +77,37 @@ def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, m
         console.print(breakdown_table(result, field))
     if out_dir is not None:
         console.print(f"predictions and metrics written to {out_dir}")
+
+
+def _eval_data(run: dict | None, dataset: str | None, split: str, limit: int | None, seed: int,
+               options: dict) -> tuple[Any, list[str]]:
+    """The split to score and the notes to print. A run folder's own data comes with its dataset
+    options, and its held-out part when its dataset had no splits; any overlap with the run's
+    training records is noted (loudly when the eval records are all training records)."""
+    import warnings
+
+    from pefomed.data import load_dataset
+    from pefomed.train.data import dataset_kwargs, load_run_eval, load_run_train, overlap_notes
+    from pefomed.train.recipe import RunSpec
+
+    spec = RunSpec.from_dict(run["spec"]) if run else None
+    notes: list[str] = []
+    if spec is not None and dataset is None and (run.get("datasets") or {}).get("holdout"):
+        data = load_run_eval(spec, limit=limit)
+        notes.append(f"scoring the run's held-out part of {data.dataset} ({len(data)} records)")
+        return data, notes
+    if spec is not None and dataset is None:
+        inherited = {k: v for k, v in dataset_kwargs(spec).items() if k != "seed" and v is not None}
+        options = {**inherited, **options}
+    data = load_dataset(dataset or (spec.dataset if spec else DEFAULT_DATASET), split, limit=limit, seed=seed,
+                        **options)
+    if data.skip_note():
+        notes.append(data.skip_note())
+    if spec is not None:
+        with warnings.catch_warnings():  # the CLI says it in red; no Python warning on top
+            warnings.simplefilter("ignore")
+            notes += overlap_notes(load_run_train(spec), data)
+    return data, notes
 
 
 def _resolve_adapter_dir(adapter_dir: Path | None) -> tuple[Path | None, dict | None]:

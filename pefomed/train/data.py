@@ -91,18 +91,37 @@ def _with_notes(data: RunData) -> RunData:
                           f"{h['of_images']} images held out for evaluation (seed {h['seed']}); "
                           "name an evaluation file with --eval-dataset to choose")
     if data.eval is not None:
-        data.overlap = n = overlap(data.train, data.eval)
-        total = len(data.eval.records)
-        if total and (n == total or data.train.fingerprint == data.eval.fingerprint):
-            loud = (f"EVALUATING ON TRAINING RECORDS: all {total} evaluation records (same image and question) "
-                    "are also training records, so the scores measure memorisation; use a held-out split "
-                    "or --eval-dataset")
-            warnings.warn(loud, stacklevel=3)
-            data.notes.append(loud)
-        elif n:
-            data.notes.append(f"{n} of {total} evaluation records ask a question that training also asks "
-                              "about the same image")
+        data.overlap = overlap(data.train, data.eval)
+        data.notes += overlap_notes(data.train, data.eval)
     return data
+
+
+def overlap_notes(train: "Split", test: "Split") -> list[str]:
+    """What to say about eval records that training also had: loudly (and as a warning) when
+    they all are, as a count when some are, nothing when none are."""
+    from pefomed.data.holdout import overlap
+
+    n, total = overlap(train, test), len(test.records)
+    if total and (n == total or train.fingerprint == test.fingerprint):
+        loud = (f"EVALUATING ON TRAINING RECORDS: all {total} evaluation records (same image and question) "
+                "are also training records, so the scores measure memorisation; use a held-out split "
+                "or --eval-dataset")
+        warnings.warn(loud, stacklevel=3)
+        return [loud]
+    if n:
+        return [f"{n} of {total} evaluation records ask a question that training also asks about the same image"]
+    return []
+
+
+def load_run_train(spec: "RunSpec") -> "Split":
+    """The training records a run used (the held-in part for a dataset without splits)."""
+    from dataclasses import replace
+
+    from pefomed.data.holdout import has_splits
+
+    if spec.eval_dataset is None and spec.eval_split is not None and not has_splits(spec.dataset):
+        return load_run_data(spec).train
+    return load_run_data(replace(spec, eval_split=None)).train
 
 
 def _given(spec: "RunSpec", split: str, given: Any) -> "Split":

@@ -77,6 +77,9 @@ def test_a_conversation_file_trains_and_evaluates_on_a_held_out_part(tmp_path):
     again = CliRunner().invoke(main, ["eval", "--adapter-dir", str(out), "--json"])
     assert again.exit_code == 0, again.output
     assert json.loads(again.output)["n"] == 4  # the same held-out part, not the whole file
+    whole = CliRunner().invoke(main, ["eval", "--adapter-dir", str(out), "--dataset", str(path)])
+    assert whole.exit_code == 0, whole.output
+    assert "note: 16 of 20 evaluation records ask a question that training also asks" in whole.output
 
 
 def test_evaluating_on_training_records_is_loud(tmp_path):
