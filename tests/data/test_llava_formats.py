@@ -108,3 +108,17 @@ def test_sweep_spec_takes_the_data_and_input_fields():
     assert spec.prompt_template == "Q: {question} A:" and spec.comparability_key()["max_pixels"] == 4096
     with pytest.raises(SpecError, match="dataset.on_bad_record: unknown on_bad_record policy 'drop'"):
         parse_spec({**raw, "dataset": {"name": "slake", "on_bad_record": "drop"}})
+
+
+def test_a_sweep_on_a_file_without_splits_holds_out_search_and_report_images(tmp_path):
+    from pefomed.sweep.runner import RecipeRunner
+    from pefomed.sweep.validate import parse_spec
+
+    path = write_json(tmp_path / "llava.json", _conversations(tmp_path, 20))
+    spec = parse_spec({"model": "tiny-llava", "dataset": str(path), "adapters": ["lora"],
+                       "budget": {"max_steps": 1}, "n_trials": 1})
+    runner = RecipeRunner(spec)
+    images = {k: {r.image_id for r in runner.split(k)} for k in ("train", "search", "report")}
+    assert [len(images[k]) for k in ("train", "search", "report")] == [16, 2, 2]
+    assert not images["train"] & images["search"] and not images["train"] & images["report"]
+    assert not images["search"] & images["report"]
