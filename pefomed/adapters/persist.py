@@ -15,6 +15,7 @@ from typing import Any
 from pefomed.adapters.handle import AdaptedModel, Request
 from pefomed.errors import PefomedError
 from pefomed.models.base import ModelBundle
+from pefomed.models.prompts import template_of
 
 RECORD_FILE = "pefomed_adapter.json"
 FORMAT = 1
@@ -37,6 +38,9 @@ def save_adapted(adapted: AdaptedModel, folder: Path) -> Path:
         "peft_backed": adapted.entry.peft_backed,
         "touched_modules": adapted.touched_modules(),
         "trainable_parameters": adapted.trainable_parameters(),
+        # how inputs were built, so a reload asks the adapter the way it was trained
+        "prompt_template": template_of(adapted.bundle).to_dict(),
+        "resolution": adapted.bundle.meta.get("resolution", {}),
         **extra,
     }
     (folder / RECORD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
@@ -65,8 +69,22 @@ def load_adapted(bundle: ModelBundle, folder: str | Path, *, trainable: bool = F
                       train_projector=bool(record["train_projector"]))
     check_supported(bundle, entry, request)
     adapted = entry.load(bundle, request, folder, record, trainable)
+    restore_inputs(bundle, record)
     setattr(adapted.base, MARK, entry.name)
     return adapted
+
+
+def restore_inputs(bundle: ModelBundle, record: dict[str, Any]) -> None:
+    """Reapply the prompt template and image resolution an adapter was saved with (older folders
+    have neither: the defaults then apply, as when they were trained)."""
+    from pefomed.models.prompts import PromptTemplate
+    from pefomed.models.resolution import apply_resolution
+
+    if record.get("prompt_template"):
+        bundle.prompt_template = PromptTemplate.from_dict(record["prompt_template"])
+    resolution = record.get("resolution") or {}
+    if resolution.get("image_size") or resolution.get("max_pixels"):
+        apply_resolution(bundle, image_size=resolution.get("image_size"), max_pixels=resolution.get("max_pixels"))
 
 
 def read_record(folder: Path) -> dict[str, Any]:

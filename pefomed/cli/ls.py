@@ -124,7 +124,7 @@ def ls_datasets(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"datasets": rows}, indent=2))
         return
-    table = Table(title="datasets (named datasets look under $PEFOMED_DATA/<name>, or pass --root)")
+    table = Table(title="datasets (named datasets look under $PEFOMED_DATA/<name>, or pass --dataset-root)")
     for col in ("name", "splits", "files", "description"):
         table.add_column(col)
     for r in rows:

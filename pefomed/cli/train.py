@@ -7,6 +7,7 @@ import time
 import click
 
 from pefomed.cli.app import main, parse_set_options
+from pefomed.cli.inputs import data_options, echo_notes, input_options, parse_fields
 
 DEFAULT_MODEL = "medvlm-tiny"
 DEFAULT_DATASET = "synth-rad"
@@ -50,10 +51,18 @@ DEFAULT_MAX_STEPS = 200
 @click.option("--feature-cache/--no-feature-cache", default=True, show_default=True,
               help="compute frozen image features once per image (exact; off when the tower trains)")
 @click.option("--json", "as_json", is_flag=True, help="print the run record as JSON instead of tables")
+@data_options
+@click.option("--eval-dataset", help="evaluate on this dataset/file (default: --dataset's --eval-split; "
+              "a file without splits holds out --holdout-fraction of its images)")
+@click.option("--holdout-fraction", type=float, default=0.1, show_default=True,
+              help="share of images held out for evaluation when --dataset has no splits")
+@input_options
 def train_cmd(model, dataset, adapter, parts, layers, set_pairs, train_projector, max_steps, max_samples,
               max_seconds, max_device_seconds, max_memory_mb, lr, batch_size, grad_accum, epochs, scheduler,
               warmup_ratio, weight_decay, seed, device, dtype, gradient_checkpointing, train_split,
-              eval_split, train_limit, eval_limit, protocols, out_dir, feature_cache, as_json) -> None:
+              eval_split, train_limit, eval_limit, protocols, out_dir, feature_cache, as_json,
+              dataset_root, field_pairs, language, on_bad_record, eval_dataset, holdout_fraction,
+              prompt_template, image_size, max_pixels) -> None:
     """Fine-tune MODEL with ADAPTER on DATASET within a budget, evaluate, write a run folder."""
     from pefomed.train import Budget, FeatureCache, RunSpec, TrainConfig, run_finetune
 
@@ -76,12 +85,16 @@ def train_cmd(model, dataset, adapter, parts, layers, set_pairs, train_projector
         budget=Budget(**limits), train_limit=train_limit, eval_limit=eval_limit,
         protocols=_split_csv((protocols,)) if protocols else None, seed=seed,
         out_dir=out_dir or _default_out(model, adapter),
+        prompt_template=prompt_template, image_size=image_size, max_pixels=max_pixels,
+        dataset_root=dataset_root, fields=parse_fields(field_pairs), language=language,
+        on_bad_record=on_bad_record, eval_dataset=eval_dataset, holdout_fraction=holdout_fraction,
     )
     record = run_finetune(spec, progress=not as_json, feature_cache=FeatureCache() if feature_cache else None)
     if as_json:
         click.echo(json.dumps(record.to_dict(), indent=2))
     else:
         _print_summary(record)
+        echo_notes(record.notes)  # with --json they are in the record
     if record.status != "ok":
         raise SystemExit(1)
 
@@ -93,6 +106,12 @@ def _split_csv(values: tuple[str, ...]) -> tuple[str, ...]:
 def _default_out(model: str, adapter: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{model}-{adapter}")
     return f"runs/{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _template_line(template: dict | None) -> str:
+    from pefomed.models.prompts import PromptTemplate
+
+    return PromptTemplate.from_dict(template).describe() if template else "-"
 
 
 def _print_summary(record) -> None:
@@ -119,6 +138,7 @@ def _print_summary(record) -> None:
         ("FLOPs (estimate)", f"{cost.flops_estimate:.3g}"),
         ("feature cache", f"saved {cost.cache_seconds_saved:.2f} s ({cost.cache_hits} hits)"
          if cost.feature_cache else record.train.cache_note or "off"),
+        ("prompt template", _template_line(record.prompt_template)),
         ("device", f"{record.device['device']} {record.device['dtype']}"),
         ("written to", record.out_dir or "-"),
     ]

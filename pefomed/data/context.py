@@ -47,6 +47,8 @@ class LoadContext:
     validate_images: bool = False
     skipped: int = 0
     reasons: list[str] = field(default_factory=list)
+    #: skipped records by kind of problem (``{"empty answer": 1}``)
+    skip_counts: dict[str, int] = field(default_factory=dict)
     _ids: dict[str, Where] = field(default_factory=dict, repr=False)
     _checked: dict[Path, str | None] = field(default_factory=dict, repr=False)
 
@@ -63,6 +65,8 @@ class LoadContext:
         if self.on_bad_record == "error":
             raise PefomedError(f"{message}; {_one_line(fix)} ({_SKIP_HINT})")
         self.skipped += 1
+        kind = _kind(what)
+        self.skip_counts[kind] = self.skip_counts.get(kind, 0) + 1
         if len(self.reasons) < MAX_REASONS:
             self.reasons.append(message)
 
@@ -117,6 +121,15 @@ def unreadable_reason(source: object) -> str | None:
     except Exception as exc:  # PIL raises many types for bad files; all mean "unreadable"
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def _kind(what: str) -> str:
+    """The problem without its particulars: ``"image 'a.jpg' not found (looked ...)"`` -> ``"image not found"``."""
+    import re
+
+    text = re.sub(r"\s*\(.*\)", "", _one_line(what))
+    text = re.sub(r"'[^']*'|\S*/\S*", "", text)
+    return " ".join(text.split()) or "bad record"
 
 
 def _one_line(text: str) -> str:

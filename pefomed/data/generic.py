@@ -7,7 +7,8 @@ Hugging Face dataset, or a hub id, with configurable field names.
 
 Defaults: ``image``, ``question``, ``answer`` are required; ``answer_type`` (closed for yes/no
 when absent), ``id`` (a stable content hash when absent), ``question_type``, ``organ`` and
-``modality`` are optional (the last three lower-cased). Image values may be paths (relative to
+``modality`` are optional (the last three lower-cased). LLaVA conversation files and LLaVA-Med
+question files are recognised without a mapping (see :mod:`pefomed.data.llava`). Image values may be paths (relative to
 ``root=``, else the file's folder), raw bytes, ``{"bytes", "path"}`` dicts (Hugging Face Image)
 or PIL images.
 """
@@ -26,6 +27,7 @@ from PIL import Image
 
 from pefomed.data.build import build_record, content_id, missing_fields, text_value
 from pefomed.data.context import LoadContext, Where, unreadable_reason
+from pefomed.data.llava import normalise_rows
 from pefomed.data.record import VQARecord
 from pefomed.data.sources import (
     TABLE_SUFFIXES, Row, hf_disk_rows, hf_hub_rows, is_hf_saved, parquet_rows, split_aliases,
@@ -189,6 +191,8 @@ def load_generic(ctx: LoadContext, source: str, *, fields: Mapping[str, str] | N
         rows, base = _folder_rows(path, ctx), path
     else:
         rows, base = hf_hub_rows(source, ctx.split), Path.cwd()
+    if fields is None:  # LLaVA conversations and LLaVA-Med question files, recognised by their keys
+        rows = normalise_rows(rows, ctx)
     images = ImageResolver(ctx.root or base, ctx)
     return rows_to_records(rows, ctx, mapping, images)
 

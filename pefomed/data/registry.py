@@ -99,7 +99,7 @@ def load_dataset(
     root: str | Path | None = None,
     limit: int | None = None,
     seed: int = 0,
-    on_bad_record: str = "error",
+    on_bad_record: str | None = None,
     validate_images: bool = False,
     **options: Any,
 ) -> Split:
@@ -108,7 +108,10 @@ def load_dataset(
     ``root`` overrides where a named dataset lives (default ``settings.data_root()/<root_dir>``);
     for files it is the folder image paths are relative to (default: the file's folder).
     ``limit`` keeps a ``seed``-ed subset in file order. ``on_bad_record="skip"`` drops bad records
-    and counts them in ``Split.skipped``; ``"error"`` (default) raises on the first one.
+    and counts them in ``Split.skipped`` (by kind in ``Split.skip_counts``, one line in
+    ``Split.skip_note()``); ``"error"`` raises on the first one. The default (None) is ``"skip"``
+    for registered public datasets, loaded as released (SLAKE 1.0's train.json has an empty
+    answer), and ``"error"`` for your own files and folders.
     ``validate_images`` opens every image now instead of failing later in training.
     """
     _ensure_builtin_datasets()
@@ -120,8 +123,9 @@ def load_dataset(
     entry = DATASETS.get(source) if isinstance(name_or_path, str) and source in DATASETS else None
     root_path = Path(root).expanduser() if root is not None else None
     if entry is None:
-        return _load_source(source, split, root_path, limit, seed, on_bad_record,
+        return _load_source(source, split, root_path, limit, seed, on_bad_record or "error",
                             validate_images, options)
+    on_bad_record = on_bad_record or ("skip" if entry.needs_root else "error")
     if entry.needs_root:
         root_path = root_path or entry.default_root()
         if not root_path.is_dir():
@@ -135,7 +139,8 @@ def load_dataset(
     if limit is not None and not entry.applies_limit:
         records = take_subset(records, limit, seed)
     return Split(entry.name, split, records, skipped=ctx.skipped,
-                 skipped_reasons=tuple(ctx.reasons), root=root_path, options=dict(options))
+                 skipped_reasons=tuple(ctx.reasons), root=root_path, options=dict(options),
+                 skip_counts=dict(ctx.skip_counts))
 
 
 def _load_source(source: str, split: str, root: Path | None, limit: int | None, seed: int,
@@ -158,6 +163,7 @@ def _load_source(source: str, split: str, root: Path | None, limit: int | None, 
     if limit is not None:
         records = take_subset(records, limit, seed)
     return Split(source, split, records, skipped=ctx.skipped, skipped_reasons=tuple(ctx.reasons),
+                 skip_counts=dict(ctx.skip_counts),
                  root=root or (path.parent if path.is_file() else path if path.is_dir() else None),
                  options=dict(options))
 

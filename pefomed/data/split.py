@@ -86,6 +86,8 @@ class Split:
     skipped_reasons: tuple[str, ...] = ()
     root: Path | None = None
     options: dict = field(default_factory=dict)
+    #: skipped records by kind of problem (``{"empty answer": 1}``)
+    skip_counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -100,11 +102,21 @@ class Split:
     def __getitem__(self, index: int) -> VQARecord:
         return self.records[index]
 
+    def skip_note(self) -> str | None:
+        """``"slake train: 1 record skipped: empty answer"``, or None when nothing was skipped."""
+        if not self.skipped:
+            return None
+        kinds = ", ".join(f"{n} {k}" if len(self.skip_counts) > 1 else k
+                          for k, n in sorted(self.skip_counts.items(), key=lambda kv: -kv[1]))
+        noun = "record" if self.skipped == 1 else "records"
+        return f"{self.dataset} {self.split}: {self.skipped} {noun} skipped" + (f": {kinds}" if kinds else "")
+
     def summary(self) -> dict:
         """Counts for run records and ``ls``: size, closed/open, skipped, fingerprint."""
         closed = sum(r.answer_type == "closed" for r in self.records)
         return {
             "dataset": self.dataset, "split": self.split, "n": len(self.records),
             "closed": closed, "open": len(self.records) - closed, "skipped": self.skipped,
+            "skipped_by_kind": dict(self.skip_counts), "skipped_reasons": list(self.skipped_reasons),
             "fingerprint": self.fingerprint,
         }

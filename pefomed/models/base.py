@@ -97,6 +97,8 @@ class ModelBundle:
     family: "Family"
     source: str = "registry"  # "registry", a local folder, or a hub id
     meta: dict = field(default_factory=dict)
+    #: the :class:`~pefomed.models.prompts.PromptTemplate` in use; None until first resolved ("auto")
+    prompt_template: Any = None
 
     @property
     def tokenizer(self) -> Any:
@@ -128,9 +130,14 @@ class Family:
     #: whether :meth:`image_features` / :meth:`forward_with_features` are implemented
     supports_feature_cache: bool = False
 
-    #: generative families: the question template (``{question}``) that the default
-    #: :meth:`encode` fills; families with other input schemes override encode instead
+    #: generative families: the *plain* question template (``{question}``); :meth:`encode` fills
+    #: the run's template (see ``pefomed.models.prompts``). Empty: the family takes the question alone
     prompt: str = ""
+    #: what ``{image}`` stands for in a user's format-string template (put in front when absent)
+    image_placeholder: str = "<image>"
+    #: how ``--image-size`` / ``--max-pixels`` apply (see ``pefomed.models.resolution``):
+    #: "fixed" (one size), "pixels" (an area cap, Qwen-VL), "longest_edge" (Idefics3)
+    resolution: str = "fixed"
     #: processors that take a list of images per prompt (Idefics3, Gemma3) want ``[[im], ...]``
     images_per_prompt: bool = False
 
@@ -138,10 +145,11 @@ class Family:
                answers: list[str] | None = None) -> dict[str, torch.Tensor]:
         """Prompt [+ answer + eos] -> inputs, labels only on the answer (see generative.py)."""
         from pefomed.models.generative import encode_prompt_answer
+        from pefomed.models.prompts import build_prompt
 
         if not self.prompt:
             raise NotImplementedError(f"family {self.name!r} must set `prompt` or override encode()")
-        prompts = [self.prompt.format(question=q) for q in questions]
+        prompts = [build_prompt(q, bundle) for q in questions]
         batch = [[im] for im in images] if self.images_per_prompt else images
         return encode_prompt_answer(bundle, batch, prompts, answers)
 

@@ -24,7 +24,8 @@ def encode_prompt_answer(bundle: ModelBundle, images: list, prompts: list[str],
         return dict(proc(images=images, text=prompts, padding=True, return_tensors="pt", **processor_kwargs))
     tok.padding_side = "right"
     eos = tok.eos_token or ""
-    full = [f"{p} {a}{eos}" for p, a in zip(prompts, answers)]
+    # a chat template's generation prompt ends in a newline; a plain prompt wants a space
+    full = [f"{p}{'' if p[-1:].isspace() else ' '}{a}{eos}" for p, a in zip(prompts, answers)]
     enc = dict(proc(images=images, text=full, padding=True, return_tensors="pt", **processor_kwargs))
     prompt_only = proc(images=images, text=prompts, padding=True, return_tensors="pt", **processor_kwargs)
     prompt_lens = prompt_only["attention_mask"].sum(dim=1)

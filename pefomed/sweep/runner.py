@@ -40,13 +40,30 @@ class RecipeRunner:
         """The ``train``, ``search`` or ``report`` split, loaded once (seeded subset if limited)."""
         if which not in self._splits:
             from pefomed.data import load_dataset
+            from pefomed.data.holdout import has_splits
 
             d = self.spec.dataset
+            if not has_splits(d.name):
+                self._hold_out()
+                return self._splits[which]
             name, limit = {"train": (d.train_split, d.train_limit), "search": (d.search_split, d.eval_limit),
                            "report": (d.report_split, d.report_limit)}[which]
-            self._splits[which] = load_dataset(d.name, name, root=d.root, limit=limit, seed=self.spec.seed,
-                                               **d.options)
+            self._splits[which] = load_dataset(d.name, name, limit=limit, seed=self.spec.seed,
+                                               **d.load_options())
         return self._splits[which]
+
+    def _hold_out(self) -> None:
+        """A file without splits: report = a seeded tenth of its images, search = a tenth of the
+        rest, train = the remainder, so no trial is scored on what it trained on."""
+        from pefomed.data import load_dataset
+        from pefomed.data.holdout import DEFAULT_FRACTION, holdout, limited
+
+        d, seed = self.spec.dataset, self.spec.seed
+        whole = load_dataset(d.name, d.train_split, seed=seed, **d.load_options())
+        rest, report, _ = holdout(whole, DEFAULT_FRACTION, seed)
+        train, search, _ = holdout(rest, DEFAULT_FRACTION, seed)
+        self._splits.update(train=limited(train, d.train_limit, seed), search=limited(search, d.eval_limit, seed),
+                            report=limited(report, d.report_limit, seed))
 
     def run_spec(self, config: TrialConfig, out_dir: str | None) -> Any:
         from pefomed.train import RunSpec, TrainConfig
@@ -62,6 +79,9 @@ class RecipeRunner:
             train=TrainConfig(lr=lr, batch_size=config.batch_size, seed=spec.seed, **options),
             budget=spec.make_budget(), eval_limit=spec.dataset.eval_limit,
             train_limit=spec.dataset.train_limit, seed=spec.seed, out_dir=out_dir,
+            prompt_template=spec.prompt_template, image_size=spec.image_size, max_pixels=spec.max_pixels,
+            dataset_root=spec.dataset.root, fields=spec.dataset.fields, language=spec.dataset.language,
+            on_bad_record=spec.dataset.on_bad_record,
         )
 
     def prepare(self) -> None:

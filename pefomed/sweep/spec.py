@@ -57,6 +57,16 @@ class DatasetSpec:
     train_limit: int | None = None
     eval_limit: int | None = None
     report_limit: int | None = None
+    #: as on ``pefomed train``: column mapping for files, SLAKE's language, bad-record policy
+    fields: dict | None = None
+    language: str | None = None
+    on_bad_record: str | None = None
+
+    def load_options(self) -> dict:
+        """``load_dataset`` keyword arguments beyond name and split."""
+        out = dict(self.options)
+        out.update({k: v for k, v in (("fields", self.fields), ("language", self.language)) if v})
+        return {"root": self.root, "on_bad_record": self.on_bad_record, **out}
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,10 @@ class SweepSpec:
     storage: str | None = None
     study: str | None = None
     run_dir: str | None = None
+    #: how inputs are built, the same for every trial (RunSpec fields of the same names)
+    prompt_template: str | None = None
+    image_size: int | None = None
+    max_pixels: int | None = None
     execution: ExecutionSpec = ExecutionSpec()
     source: str = "<dict>"
 
@@ -170,7 +184,9 @@ class SweepSpec:
     def comparability_key(self) -> dict[str, Any]:
         """What must not change between workers/resumes of one study (the trials must compare)."""
         d = self.to_dict()
-        return {k: d[k] for k in ("model", "dataset", "adapters", "budget", "train", "objectives", "seed")}
+        key = {k: d[k] for k in ("model", "dataset", "adapters", "budget", "train", "objectives", "seed")}
+        # input settings count only when set, so studies started before they existed still resume
+        return key | {k: d[k] for k in ("prompt_template", "image_size", "max_pixels") if d[k] is not None}
 
 
 def set_path(raw: dict, dotted: str, value: Any) -> None:

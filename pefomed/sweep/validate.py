@@ -16,9 +16,10 @@ from pefomed.sweep.spec import (COST_NAMES, LR, SAMPLERS, TRAIN_PARAMS, AdapterS
                                 ObjectiveSpec, SpecError, SweepSpec, TrainSpec)
 
 TOP_KEYS = ("name", "description", "model", "dataset", "adapters", "budget", "train", "objectives",
-            "n_trials", "timeout", "sampler", "seed", "storage", "study", "run_dir", "execution")
+            "n_trials", "timeout", "sampler", "seed", "storage", "study", "run_dir", "prompt_template",
+            "image_size", "max_pixels", "execution")
 DATASET_KEYS = ("name", "root", "options", "train_split", "search_split", "report_split",
-                "train_limit", "eval_limit", "report_limit")
+                "train_limit", "eval_limit", "report_limit", "fields", "language", "on_bad_record")
 ADAPTER_KEYS = ("name", "label", "settings", "parts", "layers", "train_projector", "search_space")
 OBJECTIVE_KEYS = ("accuracy", "cost")
 
@@ -87,12 +88,18 @@ def parse_spec(raw: dict, where: str = "<dict>") -> SweepSpec:
                           f"but got (n_trials={n_trials}, adapters={len(adapters)}); raise n_trials")
     if sampler == "grid" and adapters:
         _check_grid(p, adapters, train)
+    prompt_template = _str(p, raw.get("prompt_template"), "prompt_template")
+    image_size = _int(p, raw.get("image_size"), "image_size", low=1)
+    max_pixels = _int(p, raw.get("max_pixels"), "max_pixels", low=1)
+    if image_size is not None and max_pixels is not None:
+        p.add("max_pixels", "give image_size or max_pixels, not both")
     if p:
         raise SpecError(where, p)
     return SweepSpec(name=name, model=model, dataset=dataset, adapters=tuple(adapters), budget=budget,
                      train=train, objectives=objectives, n_trials=n_trials,
                      timeout=float(timeout) if timeout is not None else None, sampler=sampler, seed=seed,
-                     storage=storage, study=study, run_dir=run_dir, execution=execution, source=where)
+                     storage=storage, study=study, run_dir=run_dir, prompt_template=prompt_template,
+                     image_size=image_size, max_pixels=max_pixels, execution=execution, source=where)
 
 
 def _model(p: _Problems, value: Any) -> str:
@@ -144,8 +151,17 @@ def _dataset(p: _Problems, value: Any) -> DatasetSpec:
                                       f"but both are {splits['report_split']!r}")
     limits = {k: _int(p, value.get(k), f"dataset.{k}", low=1)
               for k in ("train_limit", "eval_limit", "report_limit")}
+    fields_map = value.get("fields")
+    if fields_map is not None and not isinstance(fields_map, dict):
+        p.add("dataset.fields", f"must be a mapping like {{image: img_path}}, but got {fields_map!r}")
+        fields_map = None
+    policy = value.get("on_bad_record")
+    if policy is not None and policy not in ("error", "skip"):
+        p.add("dataset.on_bad_record", did_you_mean(str(policy), ("error", "skip"), "on_bad_record policy"))
+        policy = None
     return DatasetSpec(name=name, root=_str(p, value.get("root"), "dataset.root"), options=options,
-                       **splits, **limits)
+                       **splits, **limits, fields=fields_map, language=_str(p, value.get("language"), "dataset.language"),
+                       on_bad_record=policy)
 
 
 def _adapters(p: _Problems, value: Any, model: str, global_lr: bool) -> list[AdapterSpec]:

@@ -22,6 +22,9 @@ from typing import Any
 
 from pefomed.errors import PefomedError
 from pefomed.models.base import LAYER_KINDS, PARTS
+from pefomed.models.prompts import apply_template
+from pefomed.models.resolution import apply_resolution
+from pefomed.train.data import load_run_data
 from pefomed.train.budget import Budget
 from pefomed.train.feature_cache import FeatureCache
 from pefomed.train.loop import TrainConfig, TrainResult, train
@@ -53,6 +56,21 @@ class RunSpec:
     protocols: tuple[str, ...] | None = None
     seed: int | None = None
     out_dir: str | None = None
+    #: how questions become prompts: auto (the checkpoint's chat template if it has one, else
+    #: plain), plain, chat, a format string with {question}, Jinja, or a file (models/prompts.py)
+    prompt_template: str | None = None
+    #: image resolution, one of the two (models/resolution.py: what each family makes of it)
+    image_size: int | None = None
+    max_pixels: int | None = None
+    #: data: where a dataset's files/images are, column mapping for files, SLAKE's language,
+    #: bad-record policy (None: skip for registered public datasets, error for your files)
+    dataset_root: str | None = None
+    fields: dict[str, str] | None = None
+    language: str | None = None
+    on_bad_record: str | None = None
+    #: a separate evaluation dataset (file or name); else a file without splits is held out from
+    eval_dataset: str | None = None
+    holdout_fraction: float = 0.1
 
     def __post_init__(self) -> None:
         errors = []
@@ -80,6 +98,7 @@ class RunSpec:
             errors.append(f"budget must be a Budget, but got {type(self.budget).__name__}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             errors.append(f"seed must be an integer or None, but got {self.seed!r}")
+        errors += _input_errors(self)
         if errors:
             raise PefomedError(f"invalid RunSpec: {'; '.join(errors)}")
         object.__setattr__(self, "parts", parts)
@@ -112,6 +131,30 @@ class RunSpec:
         return cls(**kwargs)
 
 
+def _input_errors(spec: RunSpec) -> list[str]:
+    from pefomed.data.context import BAD_RECORD_POLICIES
+    from pefomed.models.resolution import check_resolution
+
+    errors = []
+    for name in ("prompt_template", "dataset_root", "language", "eval_dataset"):
+        value = getattr(spec, name)
+        if value is not None and (not isinstance(value, str) or not value):
+            errors.append(f"{name} must be a non-empty string or None, but got {value!r}")
+    if spec.fields is not None and not isinstance(spec.fields, dict):
+        errors.append(f"fields must be a mapping like {{'image': 'img_path'}}, but got {spec.fields!r}")
+    if spec.on_bad_record is not None and spec.on_bad_record not in BAD_RECORD_POLICIES:
+        errors.append(f"on_bad_record must be one of {', '.join(BAD_RECORD_POLICIES)}, but got "
+                      f"{spec.on_bad_record!r}")
+    f = spec.holdout_fraction
+    if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1:
+        errors.append(f"holdout_fraction must satisfy 0 < fraction < 1, but got {f!r}")
+    try:
+        check_resolution(spec.image_size, spec.max_pixels)
+    except PefomedError as exc:
+        errors.append(str(exc))
+    return errors
+
+
 @dataclass
 class RunRecord:
     """The outcome of :func:`run_finetune`, JSON-safe (``to_dict`` / ``from_dict``; ``load(dir)``)."""
@@ -126,6 +169,11 @@ class RunRecord:
     device: dict[str, str]
     seconds: float
     out_dir: str | None = None
+    #: the resolved prompt template (PromptTemplate.to_dict()) and image resolution in effect
+    prompt_template: dict[str, Any] | None = None
+    resolution: dict[str, Any] | None = None
+    #: what the run must tell its reader: skipped records, a held-out part, train/eval overlap
+    notes: list[str] = field(default_factory=list)
 
     @property
     def cost(self) -> Any:
@@ -181,11 +229,11 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
         from pefomed.evaluation import resolve_protocols
 
         resolve_protocols(spec.protocols)  # a typo must not cost a whole training run
-    train_split = _split(spec, spec.train_split, spec.train_limit, train_data)
-    eval_split = None
-    if spec.eval_split is not None:
-        eval_split = _split(spec, spec.eval_split, spec.eval_limit, eval_data)
+    data = load_run_data(spec, train_data, eval_data)
+    train_split, eval_split = data.train, data.eval
     bundle = create_model(spec.model, seed=spec.seed)
+    template = apply_template(bundle, spec.prompt_template)
+    resolution = apply_resolution(bundle, image_size=spec.image_size, max_pixels=spec.max_pixels)
     torch.manual_seed(spec.seed)
     adapted = inject(bundle, spec.adapter, parts=spec.parts, layers=spec.layers,
                      settings=dict(spec.settings), train_projector=spec.train_projector)
@@ -201,10 +249,10 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
                                seed=spec.seed, progress=progress).to_dict()
         record = RunRecord(
             spec=spec, status=status, stop_reason=result.stop_reason, train=result, metrics=metrics,
-            datasets={"train": train_split.summary(),
-                      "eval": eval_split.summary() if eval_split is not None else None},
+            datasets=data.summary(),
             versions=library_versions(), device=device_info(spec.train),
             seconds=time.perf_counter() - started, out_dir=str(out) if out is not None else None,
+            prompt_template=template.to_dict(), resolution=resolution, notes=list(data.notes),
         )
         if stage is not None:
             if status == "ok":
@@ -212,16 +260,6 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
             _write_json(stage / COST_FILE, result.cost.to_dict())
             _write_json(stage / RUN_FILE, record.to_dict())
     return record
-
-
-def _split(spec: RunSpec, split: str, limit: int | None, given: Any) -> Any:
-    from pefomed.data import Split, load_dataset
-
-    if given is None:
-        return load_dataset(spec.dataset, split, limit=limit, seed=spec.seed)
-    if isinstance(given, Split):
-        return given
-    return Split(dataset=spec.dataset, split=split, records=list(given))
 
 
 def _check_out_dir(out_dir: str | None) -> Path | None:

@@ -73,4 +73,5 @@ def test_split_behaves_like_a_sequence():
     assert len(split) == 4 and [r.id for r in split] == ["r0", "r1", "r2", "r3"]
     assert split[1].id == "r1" and split.fingerprint == fingerprint(_records(4))
     assert split.summary() == {"dataset": "toy", "split": "test", "n": 4, "closed": 4, "open": 0,
-                               "skipped": 0, "fingerprint": split.fingerprint}
+                               "skipped": 0, "skipped_by_kind": {}, "skipped_reasons": [],
+                               "fingerprint": split.fingerprint}

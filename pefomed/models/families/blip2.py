@@ -36,6 +36,7 @@ class Blip2Family(Family):
     }
     supports_feature_cache = True
     prompt = PROMPT
+    image_placeholder = ""  # the processor puts the query tokens in front itself
 
     @torch.no_grad()
     def image_features(self, bundle, inputs, *, projected=False):

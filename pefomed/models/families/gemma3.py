@@ -27,6 +27,7 @@ class Gemma3Family(_SiglipGemmaFeatures):
         "train it fully with train_projector=True instead")}}
 
     prompt = PROMPT
+    image_placeholder = "<start_of_image>"
     images_per_prompt = True
 
 

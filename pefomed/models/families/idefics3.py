@@ -28,6 +28,7 @@ class _IdeficsBase(Family):
     supports_feature_cache = True
     prompt = PROMPT
     images_per_prompt = True
+    resolution = "longest_edge"
 
     @torch.no_grad()
     def image_features(self, bundle, inputs, *, projected=False):

@@ -27,6 +27,7 @@ class LlavaFamily(Family):
     )
     supports_feature_cache = True
     prompt = PROMPT
+    image_placeholder = "<image>\n"
 
     @torch.no_grad()
     def image_features(self, bundle, inputs, *, projected=False):

@@ -9,6 +9,7 @@ import torch
 
 from pefomed.models.base import Anatomy, Family, ModelBundle, hf_model, outer_model
 from pefomed.models.generative import build_seeded
+from pefomed.models.prompts import build_prompt
 from pefomed.models.registry import register_family, register_model
 from pefomed.models.tokenizer import build_tiny_tokenizer
 
@@ -63,8 +64,11 @@ class PaliGemmaFamily(_SiglipGemmaFeatures):
         head=("lm_head",),
     )
 
+    prompt = PROMPT
+    image_placeholder = ""  # encode_suffix puts <image> in front; the processor expands it
+
     def encode(self, bundle, images, questions, answers=None):
-        return encode_suffix(bundle, images, [PROMPT.format(question=q) for q in questions], answers)
+        return encode_suffix(bundle, images, [build_prompt(q, bundle) for q in questions], answers)
 
 
 @register_model("tiny-paligemma", family="paligemma", description="random-weight PaliGemma, for tests", tiny=True)

@@ -11,10 +11,12 @@ import torch
 from pefomed.models.base import Anatomy, Family, ModelBundle, hf_model, outer_model
 from pefomed.models.families._processors import image_only
 from pefomed.models.generative import build_seeded, encode_prompt_answer, greedy_answers
+from pefomed.models.prompts import build_prompt
 from pefomed.models.registry import register_family, register_model
 from pefomed.models.tokenizer import build_tiny_tokenizer
 
-PROMPT = "<|vision_start|><|image_pad|><|vision_end|>Question: {question} Answer:"
+IMAGE = "<|vision_start|><|image_pad|><|vision_end|>"
+PROMPT = IMAGE + "Question: {question} Answer:"
 QWEN_SPECIAL = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
 _PIXEL_KEYS = ("pixel_values",)
 
@@ -34,9 +36,12 @@ class _QwenBase(Family):
     unsupported = {"prompt": _PROMPT_WHY, "prefix": _PREFIX_WHY}
     supports_feature_cache = True
     processor_class = "Qwen2VLProcessor"
+    prompt = PROMPT
+    image_placeholder = IMAGE
+    resolution = "pixels"
 
     def encode(self, bundle, images, questions, answers=None):
-        prompts = [PROMPT.format(question=q) for q in questions]
+        prompts = [build_prompt(q, bundle) for q in questions]
         enc = encode_prompt_answer(bundle, images, prompts, answers)
         enc["position_ids"], _ = hf_model(bundle).model.get_rope_index(
             enc["input_ids"], mm_token_type_ids=enc["mm_token_type_ids"], image_grid_thw=enc["image_grid_thw"],
