@@ -208,7 +208,10 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
         )
         if stage is not None:
             if status == "ok":
+                from pefomed.export.card import write_adapter_card
+
                 adapted.save(stage / ADAPTER_DIR)
+                write_adapter_card(stage / ADAPTER_DIR, run=json.loads(json.dumps(record.to_dict(), default=str)))
             _write_json(stage / COST_FILE, result.cost.to_dict())
             _write_json(stage / RUN_FILE, record.to_dict())
     return record
