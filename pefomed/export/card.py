@@ -171,7 +171,7 @@ def _facts(record: dict[str, Any], run: dict[str, Any] | None, template: str) ->
         rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v)))
     else:
         rows.append(("training data", "not recorded (saved outside `pefomed train`)"))
-    out = ["| | |", "|---|---|", *(f"| {k} | {v.replace('|', '/')} |" for k, v in rows), ""]
+    out = ["| | |", "|---|---|", *(f"| {k} | {_cell(v)} |" for k, v in rows), ""]
     return out
 
 
@@ -187,8 +187,12 @@ def _metrics(run: dict[str, Any] | None) -> list[str]:
         ci = entry.get("ci95")
         lines.append(f"| {name} | {_num(value)} | "
                      f"{f'{_num(ci[0])}-{_num(ci[1])}' if ci else '-'} | {entry.get('n', '-')} | "
-                     f"{str(described.get(name, '')).replace('|', '/')} |")
+                     f"{_cell(str(described.get(name, '')))} |")
     return [*lines, ""]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a literal bar inside a Markdown table cell
 
 
 def _num(value: Any) -> str:
