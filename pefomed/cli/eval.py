@@ -16,6 +16,7 @@ DEFAULT_DATASET = "synth-rad"
 @main.command("eval")
 @click.option("--model",
               help=f"registered name, folder or hub id (default: the run's model, else {DEFAULT_MODEL})")
+@click.option("--family", help="model family, when the checkpoint's config does not name one (see `pefomed ls models`)")
 @click.option("--adapter-dir", type=click.Path(path_type=Path),
               help="a saved adapter, or a run folder from `pefomed train` (its adapter/ is used)")
 @click.option("--dataset",
@@ -29,7 +30,7 @@ DEFAULT_DATASET = "synth-rad"
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON instead of tables")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="write predictions.jsonl and metrics.json here")
-def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, max_new_tokens, seed,
+def eval_cmd(model, family, adapter_dir, dataset, split, limit, protocols, batch_size, max_new_tokens, seed,
              as_json, out_dir) -> None:
     """Evaluate MODEL [+ adapter] on DATASET/SPLIT: metrics by protocol and breakdowns."""
     from pefomed.data import load_dataset
@@ -40,7 +41,8 @@ def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, m
     model = model or (run["spec"]["model"] if run else DEFAULT_MODEL)
     dataset = dataset or (run["spec"]["dataset"] if run else DEFAULT_DATASET)
     data = load_dataset(dataset, split, limit=limit, seed=seed)
-    bundle = create_model(model, seed=run["spec"]["seed"] if run else 0)
+    family = family or (run["spec"].get("family") if run else None)
+    bundle = create_model(model, family=family, seed=run["spec"]["seed"] if run else 0)
     target = bundle
     if adapter_path is not None:
         from pefomed.adapters import load_adapted

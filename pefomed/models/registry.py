@@ -93,8 +93,14 @@ def create_model(name_or_path: str, *, family: str | None = None, seed: int = 0,
     ``family`` overrides detection from the checkpoint's config.
     """
     _ensure_builtin_models()
+    if family is not None:
+        get_family(family)  # an unknown family fails (did-you-mean) before anything loads
     if name_or_path in MODELS:
-        return MODELS.get(name_or_path).builder(seed=seed, **kwargs)
+        entry = MODELS.get(name_or_path)
+        if family is not None and family != entry.family:
+            raise PefomedError(f"{name_or_path} is a registered {entry.family} model, so family {family!r} "
+                               "does not apply; drop the family, or give a checkpoint folder")
+        return entry.builder(seed=seed, **kwargs)
     path = Path(name_or_path).expanduser()
     if path.is_dir() or _looks_like_hub_id(name_or_path):
         from pefomed.models.loading import load_pretrained

@@ -115,6 +115,8 @@ class SweepSpec:
     study: str | None = None
     run_dir: str | None = None
     source: str = "<dict>"
+    #: the model family, for a checkpoint whose config does not name a registered one
+    family: str | None = None
 
     @property
     def run_path(self) -> Path:

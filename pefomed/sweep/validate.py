@@ -14,7 +14,7 @@ from pefomed.sweep.hparams import HyperParam, hyperparam_from, unknown_fields
 from pefomed.sweep.spec import (COST_NAMES, LR, SAMPLERS, TRAIN_PARAMS, AdapterSpec, DatasetSpec,
                                 ObjectiveSpec, SpecError, SweepSpec, TrainSpec)
 
-TOP_KEYS = ("name", "description", "model", "dataset", "adapters", "budget", "train", "objectives",
+TOP_KEYS = ("name", "description", "model", "family", "dataset", "adapters", "budget", "train", "objectives",
             "n_trials", "timeout", "sampler", "seed", "storage", "study", "run_dir")
 DATASET_KEYS = ("name", "root", "options", "train_split", "search_split", "report_split",
                 "train_limit", "eval_limit", "report_limit")
@@ -80,6 +80,7 @@ def parse_spec(raw: dict, where: str = "<dict>") -> SweepSpec:
                          f"but got {storage!r}")
     study = _str(p, raw.get("study"), "study")
     run_dir = _str(p, raw.get("run_dir"), "run_dir")
+    family = _str(p, raw.get("family"), "family")
     if n_trials is not None and adapters and n_trials < len(adapters):
         p.add("n_trials", f"n_trials >= number of adapters must hold so each is tried once, "
                           f"but got (n_trials={n_trials}, adapters={len(adapters)}); raise n_trials")
@@ -90,7 +91,8 @@ def parse_spec(raw: dict, where: str = "<dict>") -> SweepSpec:
     return SweepSpec(name=name, model=model, dataset=dataset, adapters=tuple(adapters), budget=budget,
                      train=train, objectives=objectives, n_trials=n_trials,
                      timeout=float(timeout) if timeout is not None else None, sampler=sampler, seed=seed,
-                     storage=storage, study=study, run_dir=run_dir, source=where)
+                     storage=storage, study=study, run_dir=run_dir, source=where,
+                     family=family)
 
 
 def _model(p: _Problems, value: Any) -> str:

@@ -53,6 +53,8 @@ class RunSpec:
     protocols: tuple[str, ...] | None = None
     seed: int | None = None
     out_dir: str | None = None
+    #: the model family, for a checkpoint whose config does not name a registered one
+    family: str | None = None
 
     def __post_init__(self) -> None:
         errors = []
@@ -60,6 +62,8 @@ class RunSpec:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 errors.append(f"{name} must be a non-empty string, but got {value!r}")
+        if self.family is not None and (not isinstance(self.family, str) or not self.family):
+            errors.append(f"family must be a family name or None, but got {self.family!r}")
         if self.eval_split is not None and (not isinstance(self.eval_split, str) or not self.eval_split):
             errors.append(f"eval_split must be a split name or None, but got {self.eval_split!r}")
         parts = (self.parts,) if isinstance(self.parts, str) else tuple(self.parts)
@@ -185,7 +189,7 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
     eval_split = None
     if spec.eval_split is not None:
         eval_split = _split(spec, spec.eval_split, spec.eval_limit, eval_data)
-    bundle = create_model(spec.model, seed=spec.seed)
+    bundle = create_model(spec.model, family=spec.family, seed=spec.seed)
     torch.manual_seed(spec.seed)
     adapted = inject(bundle, spec.adapter, parts=spec.parts, layers=spec.layers,
                      settings=dict(spec.settings), train_projector=spec.train_projector)
