@@ -131,8 +131,8 @@ def _tower_folder(name: str, *, given: bool) -> Path:
         return Path(snapshot_download(name, allow_patterns=["*.json", "*.safetensors"]))
     except Exception as exc:  # offline, unknown id, ...
         how = "give a local CLIP folder" if given else "download it elsewhere and give it with --vision-tower DIR"
-        reason = " ".join(str(exc).split())[:160]
-        raise PefomedError(f"cannot fetch the vision tower {name!r} ({type(exc).__name__}: {reason}); {how}") from None
+        raise PefomedError(f"cannot fetch the vision tower {name!r} (offline, or not a hub id: "
+                           f"{type(exc).__name__}); {how}") from None
 
 
 def _vision_config(tower: Path) -> Any:

@@ -62,5 +62,6 @@ def _refuse_original_llava(name_or_path: str) -> None:
     if is_original_llava(raw):
         raise PefomedError(
             f"{name_or_path} is an original-format LLaVA checkpoint (model_type {raw.get('model_type')!r}, "
-            "not transformers' LLaVA); convert it first: pefomed convert llava-med SRC DST [--vision-tower CLIP_DIR]"
+            f"not transformers' LLaVA); convert it first: pefomed convert llava-med {name_or_path} "
+            f"{str(name_or_path).rstrip('/')}-hf [--vision-tower CLIP_DIR], then use the -hf folder"
         )

@@ -27,16 +27,6 @@ def images(tmp_path_factory) -> list[Path]:
     return paths
 
 
-@pytest.fixture(scope="session")
-def tiny_llava_dir(tmp_path_factory) -> Path:
-    """tiny-llava saved as a plain transformers folder (weights, config, processor)."""
-    folder = tmp_path_factory.mktemp("tiny-llava")
-    bundle = create_model("tiny-llava")
-    bundle.model.save_pretrained(str(folder))
-    bundle.processor.save_pretrained(str(folder))
-    return folder
-
-
 def perturb(adapted, seed: int = 1, scale: float = 0.3) -> None:
     """Move every trainable weight off its initial value, as training would (LoRA B starts at 0)."""
     gen = torch.Generator().manual_seed(seed)

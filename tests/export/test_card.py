@@ -1,20 +1,16 @@
 """Model cards: every saved adapter gets one, and its plain peft + transformers snippet really works."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from pefomed.adapters import load_adapted
-from pefomed.evaluation import predict
 from pefomed.export.card import adapter_card, export_card
-from pefomed.models.registry import create_model
 
-from tests.export.conftest import QUESTIONS, saved_adapter
+from tests.export.conftest import QUESTIONS
 
 
 def python_block(card: str) -> str:
@@ -24,31 +20,22 @@ def python_block(card: str) -> str:
 
 
 def run_snippet(code: str, **constants: str) -> str:
+    """Execute the snippet as printed (constants replaced) and return the answer it prints.
+
+    In-process to keep the suite fast: the snippet imports only torch, PIL, peft and
+    transformers (asserted by the callers), and pefomed patches none of them.
+    """
     for name, value in constants.items():
         code, n = re.subn(rf"^{name} = .*$", f"{name} = {json.dumps(value)}", code, count=1, flags=re.M)
         assert n == 1, f"{name} is not a constant of the snippet"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "<model card snippet>", "exec"), {"__name__": "__snippet__"})
+    return printed.getvalue().strip().splitlines()[-1] if printed.getvalue().strip() else ""
 
 
 @pytest.mark.slow
-def test_adapter_card_snippet_reproduces_pefomed_answers(tiny_llava_dir, images, tmp_path):
-    adapter = saved_adapter(str(tiny_llava_dir), "lora", tmp_path / "adapter", settings={"r": 4})
-    card = (adapter / "README.md").read_text()
-    assert f"from `{tiny_llava_dir}`" in card and "lora on language" in card and "r=4" in card
-    assert "Question: {question} Answer:" in card and "library_name: peft" in card
-    code = python_block(card)
-    assert "from peft import PeftModel" in code and "pefomed" not in code
-    expected = predict(load_adapted(create_model(str(tiny_llava_dir)), adapter), [(images[0], QUESTIONS[0])])
-    answer = run_snippet(code, BASE=str(tiny_llava_dir), ADAPTER=str(adapter), IMAGE=str(images[0]),
-                         QUESTION=QUESTIONS[0])
-    assert answer == expected[0].prediction
-
-
-@pytest.mark.slow
-def test_run_card_states_data_metrics_and_export_card_snippet_runs(images, tmp_path):
+def test_run_card_states_data_metrics_and_both_snippets_give_pefomed_answers(images, tmp_path):
     from click.testing import CliRunner
 
     from pefomed.cli import main
@@ -63,7 +50,16 @@ def test_run_card_states_data_metrics_and_export_card_snippet_runs(images, tmp_p
     fingerprint = record["datasets"]["train"]["fingerprint"]
     assert f"fingerprint `{fingerprint}`" in card and "synth-rad/train: 8 records" in card
     assert "| closed-accuracy |" in card and "steps, lr" in card
-    assert "BASE = \"" in card and "medvlm-tiny" in card  # the shipped base folder, copy-paste ready
+    assert "library_name: peft" in card and "Question: {question} Answer:" in card
+    result = CliRunner().invoke(main, ["predict", "--adapter-dir", str(run), "--image", str(images[1]),
+                                       "--question", QUESTIONS[1], "--json"])
+    assert result.exit_code == 0, result.output
+    expected = json.loads(result.stdout)[0]["answer"]
+    assert expected  # a real answer to compare, not two empty strings
+    # the plain peft + transformers snippet, as printed: BASE is the shipped medvlm-tiny folder
+    code = python_block(card)
+    assert "from peft import PeftModel" in code and "pefomed" not in code.replace("pefomed/assets", "")
+    assert run_snippet(code, ADAPTER=str(run / "adapter"), IMAGE=str(images[1]), QUESTION=QUESTIONS[1]) == expected
 
     result = CliRunner().invoke(main, ["export", str(run), "--out", str(tmp_path / "merged")])
     assert result.exit_code == 0, result.output
@@ -71,11 +67,7 @@ def test_run_card_states_data_metrics_and_export_card_snippet_runs(images, tmp_p
     merged_card = (tmp_path / "merged" / "README.md").read_text()
     code = python_block(merged_card)
     assert "peft" not in code and "pefomed" not in code
-    answer = run_snippet(code, BASE=str(tmp_path / "merged"), IMAGE=str(images[1]), QUESTION=QUESTIONS[1])
-    result = CliRunner().invoke(main, ["predict", "--adapter-dir", str(run), "--image", str(images[1]),
-                                       "--question", QUESTIONS[1], "--json"])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)[0]["answer"] == answer
+    assert run_snippet(code, BASE=str(tmp_path / "merged"), IMAGE=str(images[1]), QUESTION=QUESTIONS[1]) == expected
 
 
 def test_cards_are_pure_functions_of_records():
