@@ -128,3 +128,14 @@ def _copy_with(src: Path, dst: Path, **fields) -> Path:
     config = json.loads((dst / "config.json").read_text())
     (dst / "config.json").write_text(json.dumps({**config, **fields}))
     return dst
+
+
+def test_a_fine_tuned_tower_inside_the_checkpoint_wins_over_the_named_one(original, tmp_path):
+    src = _copy_with(original["src"], tmp_path / "with-tower")
+    tuned = {f"model.vision_tower.vision_tower.vision_model.{k}": v + 1.0
+             for k, v in original["tower"].state_dict().items()}
+    save_file({k: v.contiguous() for k, v in tuned.items()}, str(src / "model-00003-of-00003.safetensors"))
+    dst = convert_llava_med(src, tmp_path / "hf", vision_tower=original["tower_dir"])
+    tower = create_model(str(dst)).model.model.vision_tower.state_dict()
+    name = "embeddings.patch_embedding.weight"
+    assert torch.equal(tower[name], original["tower"].state_dict()[name] + 1.0)
