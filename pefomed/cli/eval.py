@@ -35,13 +35,14 @@ def eval_cmd(model, family, adapter_dir, dataset, split, limit, protocols, batch
     """Evaluate MODEL [+ adapter] on DATASET/SPLIT: metrics by protocol and breakdowns."""
     from pefomed.data import load_dataset
     from pefomed.evaluation import breakdown_table, evaluate, metrics_table
-    from pefomed.models.registry import create_model
+    from pefomed.models.registry import check_family, create_model
 
     adapter_path, run = _resolve_adapter_dir(adapter_dir)
     model = model or (run["spec"]["model"] if run else DEFAULT_MODEL)
     dataset = dataset or (run["spec"]["dataset"] if run else DEFAULT_DATASET)
-    data = load_dataset(dataset, split, limit=limit, seed=seed)
     family = family or (run["spec"].get("family") if run else None)
+    check_family(model, family)  # before the data loads
+    data = load_dataset(dataset, split, limit=limit, seed=seed)
     bundle = create_model(model, family=family, seed=run["spec"]["seed"] if run else 0)
     target = bundle
     if adapter_path is not None:

@@ -176,10 +176,11 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
     import torch
 
     from pefomed.adapters import get_adapter, inject
-    from pefomed.models.registry import create_model
+    from pefomed.models.registry import check_family, create_model
 
     started = time.perf_counter()
     get_adapter(spec.adapter)  # unknown names fail before any data or model is loaded
+    check_family(spec.model, spec.family)
     out = _check_out_dir(spec.out_dir)
     if spec.eval_split is not None:
         from pefomed.evaluation import resolve_protocols
