@@ -148,10 +148,11 @@ class AdaptedModel:
         return save_adapted(self, Path(folder))
 
     def adapter_bytes(self) -> int:
-        """Bytes on disk of what :meth:`save` writes (saved to a temporary folder and measured)."""
+        """Bytes on disk of what :meth:`save` writes (saved to a temporary folder and measured),
+        the model card (README.md) aside: it is documentation, not adapter."""
         with tempfile.TemporaryDirectory(prefix="pefomed-size-") as tmp:
             self.save(tmp)
-            return sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
+            return sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file() and f.name != "README.md")
 
     def __repr__(self) -> str:
         return (f"AdaptedModel({self.method} on {self.bundle.name}, parts={self.parts}, layers={self.layers}, "

@@ -1,7 +1,7 @@
 """Save and load adapted models: weights as safetensors (peft's format for peft methods) + JSON.
 
 A saved folder holds ``pefomed_adapter.json`` (method, parts, layers, settings, ...) beside the
-weights. For peft methods the weights are plain peft (``adapter_config.json`` +
+weights, and a model card ``README.md`` (:mod:`pefomed.export.card`). For peft methods the weights are plain peft (``adapter_config.json`` +
 ``adapter_model.safetensors``), so ``peft.PeftModel.from_pretrained(base_model, folder)`` loads
 them without pefomed (for QLoRA, onto a base quantized the same way). Nothing is ever pickled,
 and folders holding pickle files are refused.
@@ -15,7 +15,7 @@ from typing import Any
 from pefomed.adapters.handle import AdaptedModel, Request
 from pefomed.errors import PefomedError
 from pefomed.models.base import ModelBundle
-from pefomed.models.prompts import template_of
+from pefomed.models.prompts import prompt_format, template_of
 
 RECORD_FILE = "pefomed_adapter.json"
 FORMAT = 1
@@ -35,15 +35,20 @@ def save_adapted(adapted: AdaptedModel, folder: Path) -> Path:
         "train_projector": adapted.train_projector,
         "model": adapted.bundle.name,
         "family": adapted.bundle.family.name,
+        "base_source": adapted.bundle.source,
         "peft_backed": adapted.entry.peft_backed,
         "touched_modules": adapted.touched_modules(),
         "trainable_parameters": adapted.trainable_parameters(),
         # how inputs were built, so a reload asks the adapter the way it was trained
         "prompt_template": template_of(adapted.bundle).to_dict(),
+        "prompt_format": prompt_format(adapted.bundle),
         "resolution": adapted.bundle.meta.get("resolution", {}),
         **extra,
     }
     (folder / RECORD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    from pefomed.export.card import write_adapter_card
+
+    write_adapter_card(folder)  # the run rewrites it with data and metrics (run_finetune)
     return folder
 
 

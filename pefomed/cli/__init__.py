@@ -16,5 +16,6 @@ from pefomed.cli import ls  # noqa: E402,F401
 from pefomed.cli import inspect  # noqa: E402,F401,A004
 from pefomed.cli import report, sweep  # noqa: E402,F401
 from pefomed.cli import eval, train  # noqa: E402,F401,A004
+from pefomed.cli import convert, export, predict  # noqa: E402,F401
 
 __all__ = ["main"]

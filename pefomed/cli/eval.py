@@ -18,6 +18,7 @@ DEFAULT_DATASET = "synth-rad"
 @main.command("eval")
 @click.option("--model",
               help=f"registered name, folder or hub id (default: the run's model, else {DEFAULT_MODEL})")
+@click.option("--family", help="model family, when the checkpoint's config does not name one (see `pefomed ls models`)")
 @click.option("--adapter-dir", type=click.Path(path_type=Path),
               help="a saved adapter, or a run folder from `pefomed train` (its adapter/ is used)")
 @click.option("--dataset",
@@ -35,7 +36,7 @@ DEFAULT_DATASET = "synth-rad"
               help="write predictions.jsonl and metrics.json here")
 @data_options
 @input_options
-def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, max_new_tokens, seed,
+def eval_cmd(model, family, adapter_dir, dataset, split, limit, protocols, batch_size, max_new_tokens, seed,
              as_json, out_dir, dataset_root, field_pairs, language, on_bad_record, prompt_template,
              image_size, max_pixels) -> None:
     """Evaluate MODEL [+ adapter] on DATASET/SPLIT: metrics by protocol, each peer family as its
@@ -44,12 +45,14 @@ def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, m
     from pefomed.evaluation import breakdown_table, evaluate, family_table, metrics_table, resolve_protocols
     from pefomed.evaluation.table import breakdown_protocols, own_protocols, scored_families
     from pefomed.models.prompts import apply_template, template_of
-    from pefomed.models.registry import create_model
+    from pefomed.models.registry import check_family, create_model
     from pefomed.models.resolution import apply_resolution, check_resolution
 
     check_resolution(image_size, max_pixels)
     adapter_path, run = _resolve_adapter_dir(adapter_dir)
     model = model or (run["spec"]["model"] if run else DEFAULT_MODEL)
+    family = family or (run["spec"].get("family") if run else None)
+    check_family(model, family)  # before the data loads
     options = {"root": dataset_root, "on_bad_record": on_bad_record, "fields": parse_fields(field_pairs),
                "language": language}
     options = {k: v for k, v in options.items() if v is not None}
@@ -60,7 +63,7 @@ def eval_cmd(model, adapter_dir, dataset, split, limit, protocols, batch_size, m
     train_answers = None
     if any(p.prepare is not None for p in protocol_list):  # MEVF's answer list
         train_answers = [(r.answer, r.answer_type) for r in load_dataset(dataset, "train", **options).records]
-    bundle = create_model(model, seed=run["spec"]["seed"] if run else 0)
+    bundle = create_model(model, family=family, seed=run["spec"]["seed"] if run else 0)
     target = bundle
     if adapter_path is not None:
         from pefomed.adapters import load_adapted

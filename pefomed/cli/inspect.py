@@ -10,13 +10,14 @@ from pefomed.cli.app import main, parse_set_options
 
 @main.command("inspect")
 @click.argument("model")
+@click.option("--family", help="model family, when the checkpoint's config does not name one")
 @click.option("--adapter", "method", required=True, help="adapter method (see `pefomed ls adapters`)")
 @click.option("--parts", default="language", show_default=True, help="comma-separated: vision,projector,language")
 @click.option("--layers", default="attention", show_default=True, help="attention | mlp | all-linear")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="override a setting (repeatable)")
 @click.option("--train-projector", is_flag=True, help="also train the projector fully")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def inspect_cmd(model: str, method: str, parts: str, layers: str, sets: tuple[str, ...],
+def inspect_cmd(model: str, family: str | None, method: str, parts: str, layers: str, sets: tuple[str, ...],
                 train_projector: bool, as_json: bool) -> None:
     """Inject METHOD into MODEL and show touched modules, trainable parameters and adapter size."""
     from pefomed.adapters import inject
@@ -24,7 +25,7 @@ def inspect_cmd(model: str, method: str, parts: str, layers: str, sets: tuple[st
     from pefomed.models.registry import create_model
 
     settings = parse_set_options(sets)
-    bundle = create_model(model)
+    bundle = create_model(model, family=family)
     adapted = inject(bundle, method, parts=[p for p in parts.split(",") if p.strip()], layers=layers,
                      settings=settings, train_projector=train_projector)
     record = summarize(adapted)

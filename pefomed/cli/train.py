@@ -17,6 +17,7 @@ DEFAULT_MAX_STEPS = 200
 
 @main.command("train")
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="registered name, folder or hub id")
+@click.option("--family", help="model family, when the checkpoint's config does not name one (see `pefomed ls models`)")
 @click.option("--dataset", default=DEFAULT_DATASET, show_default=True, help="registered name or path")
 @click.option("--adapter", required=True, help="adapter method (see `pefomed ls adapters`)")
 @click.option("--parts", multiple=True, help="model parts to adapt: vision, projector, language "
@@ -57,7 +58,7 @@ DEFAULT_MAX_STEPS = 200
 @click.option("--holdout-fraction", type=float, default=0.1, show_default=True,
               help="share of images held out for evaluation when --dataset has no splits")
 @input_options
-def train_cmd(model, dataset, adapter, parts, layers, set_pairs, train_projector, max_steps, max_samples,
+def train_cmd(model, family, dataset, adapter, parts, layers, set_pairs, train_projector, max_steps, max_samples,
               max_seconds, max_device_seconds, max_memory_mb, lr, batch_size, grad_accum, epochs, scheduler,
               warmup_ratio, weight_decay, seed, device, dtype, gradient_checkpointing, train_split,
               eval_split, train_limit, eval_limit, protocols, out_dir, feature_cache, as_json,
@@ -75,7 +76,7 @@ def train_cmd(model, dataset, adapter, parts, layers, set_pairs, train_projector
     if all(v is None for k, v in limits.items() if k != "max_memory_mb"):
         limits["max_steps"] = DEFAULT_MAX_STEPS
     spec = RunSpec(
-        model=model, dataset=dataset, adapter=adapter, train_split=train_split, eval_split=eval_split,
+        model=model, family=family, dataset=dataset, adapter=adapter, train_split=train_split, eval_split=eval_split,
         parts=_split_csv(parts) or ("language",), layers=layers, settings=parse_set_options(set_pairs),
         train_projector=train_projector,
         train=TrainConfig(lr=lr, batch_size=batch_size, grad_accum=grad_accum, epochs=epochs,

@@ -16,6 +16,7 @@ from pefomed.evaluation.prediction import Prediction
 from pefomed.evaluation.protocols import (DEFAULT_PROTOCOLS, FAMILIES, PROTOCOLS, Family, Protocol,
                                           get_protocol, list_protocols, register_family,
                                           register_protocol, resolve_protocols)
+from pefomed.evaluation.questions import Question, load_questions
 from pefomed.evaluation.result import EvalResult
 from pefomed.evaluation.run import evaluate
 from pefomed.evaluation.scoring import (BREAKDOWN_FIELDS, bootstrap_ci, majority_baseline, score,
@@ -24,10 +25,10 @@ from pefomed.evaluation.table import breakdown_table, family_table, metrics_tabl
 
 __all__ = [
     "BREAKDOWN_FIELDS", "DEFAULT_PROTOCOLS", "FAMILIES", "METRICS_FILE", "PREDICTIONS_FILE", "PROTOCOLS",
-    "EvalResult", "Family", "Prediction", "Protocol",
+    "EvalResult", "Family", "Prediction", "Protocol", "Question",
     "answer_tokens", "atomic_write", "bleu1", "bootstrap_ci", "breakdown_table", "closed_match",
-    "evaluate", "exact_match", "family_table", "get_protocol", "list_protocols", "majority_baseline",
-    "metrics_table", "normalize_answer", "predict", "read_metrics", "read_predictions",
+    "evaluate", "exact_match", "family_table", "get_protocol", "list_protocols", "load_questions",
+    "majority_baseline", "metrics_table", "normalize_answer", "predict", "read_metrics", "read_predictions",
     "register_family", "register_protocol", "rescore", "resolve_protocols", "score",
     "score_predictions", "token_f1", "token_recall", "write_metrics", "write_predictions",
 ]

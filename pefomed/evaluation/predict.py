@@ -1,4 +1,9 @@
-"""Run a model over Med-VQA records: batched greedy answers, one :class:`Prediction` each."""
+"""Run a model over Med-VQA records or bare questions: batched greedy answers, one :class:`Prediction` each.
+
+Records (:class:`~pefomed.data.VQARecord`) carry reference answers; questions without one
+(:class:`~pefomed.evaluation.questions.Question`, ``(image, question)`` pairs or dicts) get
+predictions whose ``reference`` and ``answer_type`` are empty.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -9,6 +14,7 @@ from pefomed.data.images import open_image
 from pefomed.data.record import VQARecord
 from pefomed.errors import PefomedError
 from pefomed.evaluation.prediction import Prediction
+from pefomed.evaluation.questions import Question, as_question  # noqa: F401  (Question: in docs)
 
 if TYPE_CHECKING:
     from pefomed.models.base import ModelBundle
@@ -29,9 +35,12 @@ def resolve_bundle(model: Any) -> "ModelBundle":
     )
 
 
-def predict(model: Any, records: Sequence[VQARecord], *, batch_size: int = 16, max_new_tokens: int = 8,
+def predict(model: Any, records: Sequence[Any], *, batch_size: int = 16, max_new_tokens: int = 8,
             progress: bool = False) -> list[Prediction]:
-    """Answer every record with ``model`` (greedy), in record order.
+    """Answer every record or question with ``model`` (greedy), in order.
+
+    ``records`` may mix :class:`VQARecord`, :class:`Question`, ``(image, question)`` pairs and
+    ``{"image": ..., "question": ...}`` dicts (an image is a path or a PIL image).
 
     The model runs in eval mode under ``torch.no_grad()``; every module's train/eval mode is
     restored afterwards (a frozen tower kept in eval mode during training stays so).
@@ -40,7 +49,7 @@ def predict(model: Any, records: Sequence[VQARecord], *, batch_size: int = 16, m
 
     bundle = resolve_bundle(model)
     _check(batch_size, max_new_tokens)
-    records = list(records)
+    records = [as_question(r, i) for i, r in enumerate(records)]
     out: list[Prediction] = []
     with _train_mode_restored(bundle.model), torch.no_grad(), _progress(progress, len(records)) as advance:
         for start in range(0, len(records), batch_size):
@@ -49,12 +58,18 @@ def predict(model: Any, records: Sequence[VQARecord], *, batch_size: int = 16, m
             if len(answers) != len(batch):
                 raise RuntimeError(f"family {bundle.family.name!r} returned {len(answers)} answers "
                                    f"for a batch of {len(batch)}")
-            out.extend(Prediction.for_record(r, str(a)) for r, a in zip(batch, answers))
+            out.extend(_prediction(r, str(a)) for r, a in zip(batch, answers))
             advance(len(batch))
     return out
 
 
-def _answer(bundle: "ModelBundle", batch: list[VQARecord], max_new_tokens: int) -> list[str]:
+def _prediction(item: Any, answer: str) -> Prediction:
+    if isinstance(item, VQARecord):
+        return Prediction.for_record(item, answer)
+    return Prediction(id=item.id, question=item.question, reference="", prediction=answer, answer_type="")
+
+
+def _answer(bundle: "ModelBundle", batch: list[Any], max_new_tokens: int) -> list[str]:
     images = [open_image(r) for r in batch]
     questions = [r.question for r in batch]
     # classifier families (ViLT) implement generate() as argmax over their answer classes

@@ -17,6 +17,7 @@ def load_pretrained(name_or_path: str, *, family: str | None = None, torch_dtype
 
     _ensure_builtin_models()
     _refuse_pickle_only(name_or_path)
+    _refuse_original_llava(name_or_path)
     try:
         config = transformers.AutoConfig.from_pretrained(name_or_path)
     except OSError as exc:
@@ -47,4 +48,20 @@ def _refuse_pickle_only(name_or_path: str) -> None:
         raise PefomedError(
             f"{path} holds only pickle weights ({', '.join(sorted(pickles))}); pefomed never unpickles: "
             "convert them to safetensors first"
+        )
+
+
+def _refuse_original_llava(name_or_path: str) -> None:
+    """Original-format LLaVA/LLaVA-Med (llava_mistral, ...) checkpoints need converting first."""
+    from pefomed.export.convert import is_original_llava
+
+    try:
+        raw, _ = transformers.PretrainedConfig.get_config_dict(name_or_path)
+    except Exception:  # unreadable or unreachable: AutoConfig below reports it
+        return
+    if is_original_llava(raw):
+        raise PefomedError(
+            f"{name_or_path} is an original-format LLaVA checkpoint (model_type {raw.get('model_type')!r}, "
+            f"not transformers' LLaVA); convert it first: pefomed convert llava-med {name_or_path} "
+            f"{str(name_or_path).rstrip('/')}-hf [--vision-tower CLIP_DIR], then use the -hf folder"
         )

@@ -122,6 +122,14 @@ def build_prompt(question: str, bundle: Any, template: PromptTemplate | None = N
     return _without_double_bos(text, bundle.tokenizer)
 
 
+def prompt_format(bundle: Any, template: PromptTemplate | None = None) -> str:
+    """The prompt as a format string with ``{question}``: what a plain transformers user fills in
+    to ask the way the adapter was trained (model cards and exported folders record it)."""
+    sentinel = "\x00QUESTION\x00"
+    text = build_prompt(sentinel, bundle, template)
+    return text.replace("{", "{{").replace("}", "}}").replace(sentinel, "{question}")
+
+
 def _without_double_bos(text: str, tok: Any) -> str:
     """Chat templates of Llama/Gemma checkpoints write the BOS token; the processor adds one too
     when it tokenizes, so drop the template's (as ``apply_chat_template(tokenize=True)`` does)."""

@@ -93,6 +93,7 @@ def create_model(name_or_path: str, *, family: str | None = None, seed: int = 0,
     ``family`` overrides detection from the checkpoint's config.
     """
     _ensure_builtin_models()
+    check_family(name_or_path, family)
     if name_or_path in MODELS:
         return MODELS.get(name_or_path).builder(seed=seed, **kwargs)
     path = Path(name_or_path).expanduser()
@@ -104,6 +105,18 @@ def create_model(name_or_path: str, *, family: str | None = None, seed: int = 0,
         did_you_mean(name_or_path, MODELS.names(), "model")
         + " (or give a local folder or a hub id like org/name)"
     )
+
+
+def check_family(name_or_path: str, family: str | None) -> None:
+    """Raise if ``family`` is unknown, or disagrees with a registered model's own family (cheap:
+    call it before loading data)."""
+    if family is None:
+        return
+    _ensure_builtin_models()
+    get_family(family)  # did-you-mean for a typo
+    if name_or_path in MODELS and MODELS.get(name_or_path).family != family:
+        raise PefomedError(f"{name_or_path} is a registered {MODELS.get(name_or_path).family} model, so family "
+                           f"{family!r} does not apply; drop the family, or give a checkpoint folder")
 
 
 def _looks_like_hub_id(name: str) -> bool:

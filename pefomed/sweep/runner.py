@@ -72,7 +72,7 @@ class RecipeRunner:
         options = {"epochs": EPOCHS_CAP, **spec.train.options}
         lr = config.lr if config.lr is not None else TrainConfig().lr
         return RunSpec(
-            model=spec.model, dataset=spec.dataset.name, adapter=config.method,
+            model=spec.model, family=spec.family, dataset=spec.dataset.name, adapter=config.method,
             train_split=spec.dataset.train_split, eval_split=spec.dataset.search_split,
             parts=config.parts, layers=config.layers,
             settings=dict(config.settings), train_projector=config.train_projector,
@@ -91,7 +91,7 @@ class RecipeRunner:
 
         self.split("train")
         self.split("search")
-        create_model(self.spec.model, seed=self.spec.seed)
+        create_model(self.spec.model, family=self.spec.family, seed=self.spec.seed)
 
     def __call__(self, config: TrialConfig, ctx: TrialContext) -> TrialOutcome:
         from pefomed.train import run_finetune
@@ -125,7 +125,7 @@ class RecipeRunner:
         from pefomed.train.recipe import ADAPTER_DIR
 
         run_dir = Path(record["run_dir"])
-        bundle = create_model(self.spec.model, seed=self.spec.seed)
+        bundle = create_model(self.spec.model, family=self.spec.family, seed=self.spec.seed)
         adapted = load_adapted(bundle, run_dir / ADAPTER_DIR)
         split = self.split("report")
         result = evaluate(adapted, split.records, out_dir=run_dir / f"final-{self.spec.dataset.report_split}",

@@ -132,6 +132,8 @@ class SweepSpec:
     max_pixels: int | None = None
     execution: ExecutionSpec = ExecutionSpec()
     source: str = "<dict>"
+    #: the model family, for a checkpoint whose config does not name a registered one
+    family: str | None = None
 
     @property
     def run_path(self) -> Path:

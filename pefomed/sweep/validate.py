@@ -15,7 +15,7 @@ from pefomed.sweep.hparams import HyperParam, hyperparam_from, unknown_fields
 from pefomed.sweep.spec import (COST_NAMES, LR, SAMPLERS, TRAIN_PARAMS, AdapterSpec, DatasetSpec,
                                 ObjectiveSpec, SpecError, SweepSpec, TrainSpec)
 
-TOP_KEYS = ("name", "description", "model", "dataset", "adapters", "budget", "train", "objectives",
+TOP_KEYS = ("name", "description", "model", "family", "dataset", "adapters", "budget", "train", "objectives",
             "n_trials", "timeout", "sampler", "seed", "storage", "study", "run_dir", "prompt_template",
             "image_size", "max_pixels", "execution")
 DATASET_KEYS = ("name", "root", "options", "train_split", "search_split", "report_split",
@@ -83,6 +83,7 @@ def parse_spec(raw: dict, where: str = "<dict>") -> SweepSpec:
     study = _str(p, raw.get("study"), "study")
     run_dir = _str(p, raw.get("run_dir"), "run_dir")
     execution = parse_execution(raw.get("execution"), p.add)
+    family = _str(p, raw.get("family"), "family")
     if n_trials is not None and adapters and n_trials < len(adapters):
         p.add("n_trials", f"n_trials >= number of adapters must hold so each is tried once, "
                           f"but got (n_trials={n_trials}, adapters={len(adapters)}); raise n_trials")
@@ -99,7 +100,8 @@ def parse_spec(raw: dict, where: str = "<dict>") -> SweepSpec:
                      train=train, objectives=objectives, n_trials=n_trials,
                      timeout=float(timeout) if timeout is not None else None, sampler=sampler, seed=seed,
                      storage=storage, study=study, run_dir=run_dir, prompt_template=prompt_template,
-                     image_size=image_size, max_pixels=max_pixels, execution=execution, source=where)
+                     image_size=image_size, max_pixels=max_pixels, execution=execution, source=where,
+                     family=family)
 
 
 def _model(p: _Problems, value: Any) -> str:

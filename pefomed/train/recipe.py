@@ -56,6 +56,8 @@ class RunSpec:
     protocols: tuple[str, ...] | None = None
     seed: int | None = None
     out_dir: str | None = None
+    #: the model family, for a checkpoint whose config does not name a registered one
+    family: str | None = None
     #: how questions become prompts: auto (the checkpoint's chat template if it has one, else
     #: plain), plain, chat, a format string with {question}, Jinja, or a file (models/prompts.py)
     prompt_template: str | None = None
@@ -78,6 +80,8 @@ class RunSpec:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 errors.append(f"{name} must be a non-empty string, but got {value!r}")
+        if self.family is not None and (not isinstance(self.family, str) or not self.family):
+            errors.append(f"family must be a family name or None, but got {self.family!r}")
         if self.eval_split is not None and (not isinstance(self.eval_split, str) or not self.eval_split):
             errors.append(f"eval_split must be a split name or None, but got {self.eval_split!r}")
         parts = (self.parts,) if isinstance(self.parts, str) else tuple(self.parts)
@@ -220,10 +224,11 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
     import torch
 
     from pefomed.adapters import get_adapter, inject
-    from pefomed.models.registry import create_model
+    from pefomed.models.registry import check_family, create_model
 
     started = time.perf_counter()
     get_adapter(spec.adapter)  # unknown names fail before any data or model is loaded
+    check_family(spec.model, spec.family)
     out = _check_out_dir(spec.out_dir)
     if spec.eval_split is not None:
         from pefomed.evaluation import resolve_protocols
@@ -231,7 +236,7 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
         resolve_protocols(spec.protocols)  # a typo must not cost a whole training run
     data = load_run_data(spec, train_data, eval_data)
     train_split, eval_split = data.train, data.eval
-    bundle = create_model(spec.model, seed=spec.seed)
+    bundle = create_model(spec.model, family=spec.family, seed=spec.seed)
     template = apply_template(bundle, spec.prompt_template)
     resolution = apply_resolution(bundle, image_size=spec.image_size, max_pixels=spec.max_pixels)
     torch.manual_seed(spec.seed)
@@ -256,7 +261,10 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
         )
         if stage is not None:
             if status == "ok":
+                from pefomed.export.card import write_adapter_card
+
                 adapted.save(stage / ADAPTER_DIR)
+                write_adapter_card(stage / ADAPTER_DIR, run=json.loads(json.dumps(record.to_dict(), default=str)))
             _write_json(stage / COST_FILE, result.cost.to_dict())
             _write_json(stage / RUN_FILE, record.to_dict())
     return record

@@ -14,16 +14,18 @@ from tests.adapters.conftest import make_batch
 def test_adapter_bytes_is_what_save_writes(llava, tmp_path) -> None:
     adapted = inject(llava, "lora")
     adapted.save(tmp_path)
-    assert adapted.adapter_bytes() == sum(f.stat().st_size for f in tmp_path.iterdir())
+    # the model card is documentation, not adapter: it is written but not counted
+    assert adapted.adapter_bytes() == sum(f.stat().st_size for f in tmp_path.iterdir() if f.name != "README.md")
+    assert (tmp_path / "README.md").is_file()
     # the LoRA tensors dominate: 8192 float32 values
     assert 8192 * 4 < adapted.adapter_bytes() < 8192 * 4 + 16_000
 
 
 def test_native_methods_save_safetensors_and_json(tmp_path) -> None:
     inject(create_model("tiny-llava"), "frozen").save(tmp_path / "frozen")
-    assert {f.name for f in (tmp_path / "frozen").iterdir()} == {RECORD_FILE}
+    assert {f.name for f in (tmp_path / "frozen").iterdir()} == {RECORD_FILE, "README.md"}
     inject(create_model("tiny-llava"), "adapter").save(tmp_path / "adapter")
-    assert {f.name for f in (tmp_path / "adapter").iterdir()} == {RECORD_FILE, WEIGHTS_FILE}
+    assert {f.name for f in (tmp_path / "adapter").iterdir()} == {RECORD_FILE, WEIGHTS_FILE, "README.md"}
 
 
 def test_reload_to_continue_training(llava, tmp_path) -> None:
