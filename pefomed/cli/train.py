@@ -6,7 +6,7 @@ import time
 
 import click
 
-from pefomed.cli.app import main, parse_set_options
+from pefomed.cli.app import main, parse_parts, parse_set_options
 
 DEFAULT_MODEL = "medvlm-tiny"
 DEFAULT_DATASET = "synth-rad"
@@ -67,7 +67,7 @@ def train_cmd(model, dataset, adapter, parts, layers, set_pairs, train_projector
         limits["max_steps"] = DEFAULT_MAX_STEPS
     spec = RunSpec(
         model=model, dataset=dataset, adapter=adapter, train_split=train_split, eval_split=eval_split,
-        parts=_split_csv(parts) or ("language",), layers=layers, settings=parse_set_options(set_pairs),
+        parts=parse_parts(parts) or ("language",), layers=layers, settings=parse_set_options(set_pairs),
         train_projector=train_projector,
         train=TrainConfig(lr=lr, batch_size=batch_size, grad_accum=grad_accum, epochs=epochs,
                           scheduler=scheduler, warmup_ratio=warmup_ratio, weight_decay=weight_decay,

@@ -10,6 +10,7 @@ from pefomed.evaluation.io import METRICS_FILE, PREDICTIONS_FILE, write_metrics,
 from pefomed.evaluation.predict import predict
 from pefomed.evaluation.result import EvalResult
 from pefomed.evaluation.scoring import score_predictions
+from pefomed.errors import PefomedError
 
 
 def evaluate(model: Any, records: Sequence[VQARecord], *, out_dir: str | Path | None = None,
@@ -22,6 +23,7 @@ def evaluate(model: Any, records: Sequence[VQARecord], *, out_dir: str | Path | 
     """
     from pefomed.evaluation.protocols import resolve_protocols
 
+    records = _check_records(records)
     resolve_protocols(protocols)  # reject a bad protocol name before the (slow) predictions
     predictions = predict(model, records, batch_size=batch_size, max_new_tokens=max_new_tokens,
                           progress=progress)
@@ -31,3 +33,19 @@ def evaluate(model: Any, records: Sequence[VQARecord], *, out_dir: str | Path | 
     if out_dir is not None:
         write_metrics(Path(out_dir) / METRICS_FILE, result)
     return result
+
+
+def _check_records(records: Any) -> list[VQARecord]:
+    """A non-empty list of VQARecord, or a one-line PefomedError: no metric means anything on 0 records."""
+    if isinstance(records, (str, bytes)) or not isinstance(records, Iterable):
+        raise PefomedError(f"evaluate needs a list of VQARecord (or a Split), but got {type(records).__name__} "
+                           f"{records!r:.60}; load them with pefomed.load_dataset(name, split)")
+    records = list(records)
+    if not records:
+        raise PefomedError("evaluate got 0 records, so no metric can be computed; check the dataset, split "
+                           "and limit (an empty split, or a filter that removed everything)")
+    bad = next((i for i, r in enumerate(records) if not isinstance(r, VQARecord)), None)
+    if bad is not None:
+        raise PefomedError(f"evaluate needs VQARecord items, but item {bad} is {type(records[bad]).__name__} "
+                           f"{records[bad]!r:.60}; load records with pefomed.load_dataset(name, split)")
+    return records

@@ -93,8 +93,22 @@ def create_model(name_or_path: str, *, family: str | None = None, seed: int = 0,
     ``family`` overrides detection from the checkpoint's config.
     """
     _ensure_builtin_models()
+    if not isinstance(name_or_path, (str, Path)) or not str(name_or_path).strip():
+        raise PefomedError(f"create_model needs a registered model name, a local folder or a hub id, but got "
+                           f"{name_or_path!r}; e.g. create_model('tiny-llava') (see `pefomed ls models`)")
+    name_or_path = str(name_or_path)
+    if family is not None:
+        if not isinstance(family, str):
+            raise PefomedError(f"create_model family= must be a family name, but got {family!r}; "
+                               f"one of {', '.join(FAMILIES.names())}")
+        FAMILIES.get(family)  # an unknown family fails here, with did-you-mean
     if name_or_path in MODELS:
-        return MODELS.get(name_or_path).builder(seed=seed, **kwargs)
+        entry = MODELS.get(name_or_path)
+        if family is not None and family != entry.family:
+            raise PefomedError(f"create_model({name_or_path!r}, family={family!r}): {name_or_path} is a "
+                               f"{entry.family} model; drop family= (it only overrides detection for folders "
+                               "and hub ids)")
+        return entry.builder(seed=seed, **kwargs)
     path = Path(name_or_path).expanduser()
     if path.is_dir() or _looks_like_hub_id(name_or_path):
         from pefomed.models.loading import load_pretrained
