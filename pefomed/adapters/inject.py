@@ -7,6 +7,7 @@ from typing import Any
 from pefomed.adapters.catalogue import AdapterMethod, get_adapter
 from pefomed.adapters.handle import AdaptedModel, Request
 from pefomed.adapters.params import raise_if
+from pefomed.adapters.sizes import check_sizes
 from pefomed.adapters.targets import present_parts
 from pefomed.errors import PefomedError, UnsupportedError, did_you_mean
 from pefomed.models.base import LAYER_KINDS, PARTS, ModelBundle
@@ -35,6 +36,7 @@ def inject(bundle: ModelBundle, method: str, *, parts: Iterable[str] | str = ("l
     entry = get_adapter(method)
     request = make_request(entry, parts, layers, settings, train_projector)
     check_supported(bundle, entry, request)
+    check_sizes(bundle, entry, request)
     adapted = entry.build(bundle, request)
     setattr(adapted.base, MARK, entry.name)
     return adapted

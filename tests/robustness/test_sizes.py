@@ -28,8 +28,10 @@ def test_a_billion_is_refused_before_allocating(method, setting):
 
 def test_ranks_up_to_the_layer_width_still_work():
     bundle = create_model("tiny-llava")
-    width = max(max(m.in_features, m.out_features) for m in bundle.model.modules()
-                if type(m).__name__ == "Linear")
+    from pefomed.adapters.targets import is_linear, modules_in_parts
+
+    width = max(max(m.in_features, m.out_features) for _, m in modules_in_parts(bundle, ["language"])
+                if is_linear(m))
     assert pefomed.inject(bundle, "lora", settings={"r": width}).trainable_parameters() > 0
 
 
