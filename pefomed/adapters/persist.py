@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pefomed.adapters.handle import AdaptedModel, Request
+from pefomed.adapters.integrity import check_loaded, check_weight_files, does_not_fit
 from pefomed.errors import PefomedError
 from pefomed.models.base import ModelBundle
 
@@ -98,7 +99,21 @@ def load_adapted(bundle: ModelBundle, folder: str | Path, *, trainable: bool = F
                       settings=entry.resolve_settings(record["settings"]),
                       train_projector=bool(record["train_projector"]))
     check_supported(bundle, entry, request)
-    adapted = entry.load(bundle, request, folder, record, trainable)
+    files = check_weight_files(folder)  # truncated, bad header, NaN: refused before touching the model
+    try:
+        adapted = entry.load(bundle, request, folder, record, trainable)
+    except PefomedError:
+        raise
+    except (RuntimeError, ValueError, KeyError, IndexError) as exc:  # size mismatch, missing modules
+        raise does_not_fit(folder, record, bundle, f"{type(exc).__name__}: {exc}") from None
+    weights = folder / entry.weights_file if entry.weights_file else None
+    if weights is not None and weights in files:
+        try:
+            check_loaded(entry.tensor_shapes(adapted), files[weights], weights)
+        except PefomedError as exc:
+            if "this model needs" in str(exc):
+                raise does_not_fit(folder, record, bundle, str(exc).split(";")[0]) from None
+            raise
     setattr(adapted.base, MARK, entry.name)
     return adapted
 

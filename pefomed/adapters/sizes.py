@@ -4,7 +4,7 @@ A rank of 10^9 (``--set r=1000000000``) passes every type rule but would try to 
 hundreds of GB. The bounds come from the model: a rank cannot usefully exceed the widest
 Linear layer it adapts (a ``d_out x d_in`` update has rank at most ``min(d_out, d_in)``; we allow
 up to the larger of the two, so nothing that works today is refused), and virtual tokens cannot
-exceed the language model's positions.
+exceed the language model's positions. The method's catalogue default is always allowed.
 """
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ def check_sizes(bundle: ModelBundle, entry: Any, request: Request) -> None:
         if not isinstance(value, int) or isinstance(value, bool):
             continue
         limit, what = (_width(bundle, request) if kind == "width" else _positions(bundle))
+        default = (entry.defaults or {}).get(key)
+        if limit is not None and isinstance(default, int) and default > limit:
+            # the catalogue's own default always works (VeRA's shared r=256 on a small model)
+            limit, what = default, f"{what} is {limit}, the catalogue default {default} is allowed"
         if limit is not None and value > limit:
             raise PefomedError(
                 f"{entry.name} setting {key}={value} is too large for {bundle.name}: the rule is "
