@@ -71,3 +71,27 @@ def test_memory_sampling_leaves_no_thread_or_hook_behind(tiny_adapted, records):
         assert __import__("time").monotonic() < deadline, "memory sampler thread still running"
         __import__("time").sleep(0.02)
     assert not torch.nn.modules.module._global_forward_pre_hooks
+
+
+def test_the_cap_stops_the_step_it_is_crossed_in(tiny_adapted, records):
+    """Memory held across module calls: the sampler trips and the next module call ends the step."""
+    import time
+
+    base = BudgetTracker(Budget(max_steps=10)).memory.sample()
+    held = []
+
+    def grab(module, args):
+        block = np.ones(400 * MB, dtype=np.uint8)
+        block[::4096] = 2
+        held.append(block)
+        time.sleep(0.1)  # the sampler looks every 10 ms
+
+    handle = tiny_adapted.bundle.model.get_base_model().register_forward_pre_hook(grab)
+    try:
+        result = train(tiny_adapted, records, TrainConfig(batch_size=2, device="cpu"),
+                       Budget(max_steps=5, max_memory_mb=base + 200), progress=False)
+    finally:
+        handle.remove()
+        held.clear()
+    assert result.stop_reason == "max_memory_mb" and result.steps == 0  # stopped inside step 1
+    assert result.cost.peak_memory_mb > base + 350
