@@ -53,7 +53,7 @@ def does_not_fit(folder: Path, record: dict[str, Any], bundle: Any, reason: str)
 
 
 def check_loaded(expected: dict[str, tuple[int, ...]] | None, saved: dict[str, tuple[int, ...]],
-                 path: Path) -> None:
+                 path: Path, record: dict[str, Any], bundle: Any) -> None:
     """The loaded adapter's tensors (name -> shape) against the file's; None skips the check."""
     if expected is None:
         return
@@ -68,5 +68,5 @@ def check_loaded(expected: dict[str, tuple[int, ...]] | None, saved: dict[str, t
     wrong = [k for k in expected if tuple(expected[k]) != tuple(saved[k])]
     if wrong:
         k = wrong[0]
-        raise PefomedError(f"{path} has tensor {k} of shape {list(saved[k])}, but this model needs "
-                           f"{list(expected[k])}; load it onto the model it was trained on")
+        raise does_not_fit(path.parent, record, bundle,
+                           f"tensor {k} has shape {list(saved[k])} where the model needs {list(expected[k])}")

@@ -108,12 +108,7 @@ def load_adapted(bundle: ModelBundle, folder: str | Path, *, trainable: bool = F
         raise does_not_fit(folder, record, bundle, f"{type(exc).__name__}: {exc}") from None
     weights = folder / entry.weights_file if entry.weights_file else None
     if weights is not None and weights in files:
-        try:
-            check_loaded(entry.tensor_shapes(adapted), files[weights], weights)
-        except PefomedError as exc:
-            if "this model needs" in str(exc):
-                raise does_not_fit(folder, record, bundle, str(exc).split(";")[0]) from None
-            raise
+        check_loaded(entry.tensor_shapes(adapted), files[weights], weights, record, bundle)
     setattr(adapted.base, MARK, entry.name)
     return adapted
 

@@ -110,7 +110,7 @@ def read_records(path_or_dir: str | Path) -> RecordSet:
             try:
                 rec = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                if line.startswith(b'{"'):  # a record torn by a killed writer: skipped and counted
+                if line.startswith(b"{"):  # a record torn by a killed writer: skipped and counted
                     out.skipped_lines += 1
                     continue
                 _bad_line(path, number, line, f"not JSON ({getattr(exc, 'msg', None) or exc})")

@@ -24,8 +24,8 @@ def failure_reason(stop_reason: str, cost: dict[str, Any], budget: dict[str, Any
     if stop_reason == "nan_loss":
         return "the training loss became NaN or infinite (learning rate too high?)"
     if stop_reason == "diverged":
-        return ("training diverged: the loss exploded or a weight left the numeric range "
-                "(learning rate too high?)")
+        return ("training diverged: the loss exploded, or a trained weight became NaN/inf or left the "
+                "numeric range (learning rate too high?)")
     return f"training stopped: {stop_reason}"
 
 

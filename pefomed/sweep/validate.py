@@ -356,6 +356,13 @@ def _train(p: _Problems, value: Any) -> TrainSpec:
         p.add("train", f"{exc}; fix the train: settings")
     except TypeError as exc:
         p.add("train", f"{exc}")
+    else:
+        from pefomed.train.inputs import check_device
+
+        try:
+            check_device(options.get("device", "auto"))  # every trial would fail on it
+        except PefomedError as exc:
+            p.add("train.device", str(exc))
     return TrainSpec(lr=float(lr) if isinstance(lr, (int, float)) else lr, batch_size=batch_size,
                      options=options)
 

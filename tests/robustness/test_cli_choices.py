@@ -34,3 +34,16 @@ def test_a_device_this_machine_lacks_is_one_line_before_loading(tmp_path, device
                  "--device", device, *QUICK, "--out", out)
     assert_refused(result, device, "cpu")
     assert not out.exists()
+
+
+def test_a_sweep_on_a_missing_device_is_refused_when_the_spec_is_read():
+    from pefomed.sweep.spec import SpecError
+    from pefomed.sweep.validate import parse_spec
+
+    if torch.backends.mps.is_available():
+        pytest.skip("mps is present on this machine")
+    raw = {"name": "t", "model": "tiny-llava", "dataset": {"name": "synth-rad"}, "adapters": ["lora"],
+           "budget": {"max_steps": 1}, "n_trials": 1, "train": {"device": "mps"}}
+    with pytest.raises(SpecError) as info:
+        parse_spec(raw)
+    assert any(p.startswith("train.device") and "mps" in p for p in info.value.problems), info.value.problems
