@@ -73,7 +73,8 @@ class NativeMethod(AdapterMethod):
         missing, unexpected = sorted(set(owned) - set(saved)), sorted(set(saved) - set(owned))
         wrong = [n for n in owned if n in saved and tuple(saved[n].shape) != tuple(owned[n].shape)]
         if missing or unexpected or wrong:
-            what = (f"the file lacks {len(missing)} of its {len(owned)} tensors (e.g. {missing[0]})" if missing else
+            what = (f"the file lacks {len(missing)} of its {len(owned)} tensors (e.g. {missing[0]})"
+                    if missing else
                     f"{len(unexpected)} tensors it has no place for (e.g. {unexpected[0]})" if unexpected else
                     f"tensor {wrong[0]} of shape {list(saved[wrong[0]].shape)} where the model has "
                     f"{list(owned[wrong[0]].shape)}")

@@ -1,8 +1,9 @@
 """Training budgets: what a run may spend, and a tracker that says which limit it hit first.
 
 Limits are checked after every optimizer step, so a run overshoots a time limit by at most one
-step; the memory cap is also watched during the step (:class:`MemoryMeter`). ``max_samples`` is exact: the loop trims the last batch instead of overshooting, so runs
-with different batch sizes see the same number of examples.
+step; the memory cap is also watched during the step (:class:`MemoryMeter`). ``max_samples``
+is exact: the loop trims the last batch instead of overshooting, so runs with different batch
+sizes see the same number of examples.
 """
 from __future__ import annotations
 

@@ -40,11 +40,16 @@ def test_out_on_a_read_only_filesystem_is_refused_before_training(tmp_path, monk
     real = os.access
     ro = tmp_path / "ro"
     ro.mkdir()
-    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p).startswith(str(ro)) else real(p, mode, **kw))
+    monkeypatch.setattr(os, "access",
+                        lambda p, mode, **kw: False if str(p).startswith(str(ro)) else real(p, mode, **kw))
     import pefomed.train.loop as loop
 
     trained = []
-    monkeypatch.setattr(loop, "StepRunner", lambda *a, **k: trained.append(1) or (_ for _ in ()).throw(AssertionError))
+    def no_training(*args, **kwargs):
+        trained.append(1)
+        raise AssertionError("training started although --out cannot be written")
+
+    monkeypatch.setattr(loop, "StepRunner", no_training)
     result, _ = _train(ro / "deep" / "run")
     assert_refused(result, str(ro), "writ")
     assert not trained and not (ro / "deep").exists()
