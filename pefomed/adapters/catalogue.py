@@ -102,6 +102,13 @@ class AdapterMethod:
              trainable: bool) -> "AdaptedModel":
         raise NotImplementedError
 
+    #: the file (in the saved folder) whose tensors :meth:`tensor_shapes` describes; "" for none
+    weights_file: str = ""
+
+    def tensor_shapes(self, adapted: "AdaptedModel") -> dict[str, tuple[int, ...]] | None:
+        """Name -> shape of the tensors :meth:`save` writes to ``weights_file`` (None: unchecked)."""
+        return None
+
     def save(self, adapted: "AdaptedModel", folder: Path) -> dict[str, Any]:
         """Write the weights into ``folder``; returns extra fields for pefomed_adapter.json."""
         raise NotImplementedError

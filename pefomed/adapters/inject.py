@@ -7,6 +7,7 @@ from typing import Any
 from pefomed.adapters.catalogue import AdapterMethod, get_adapter
 from pefomed.adapters.handle import AdaptedModel, Request
 from pefomed.adapters.params import raise_if
+from pefomed.adapters.sizes import check_sizes
 from pefomed.adapters.targets import present_parts
 from pefomed.errors import PefomedError, UnsupportedError, did_you_mean
 from pefomed.models.base import LAYER_KINDS, PARTS, ModelBundle
@@ -28,12 +29,25 @@ def inject(bundle: ModelBundle, method: str, *, parts: Iterable[str] | str = ("l
     UnsupportedError, both before anything is changed. Call on a freshly built model: the
     model is changed in place and ``bundle.model`` becomes the adapted (e.g. peft) model.
     """
+    require_bundle(bundle, "inject")
+    if not isinstance(method, str):
+        raise PefomedError(f"inject needs an adapter method name, but got {method!r}; e.g. inject(bundle, 'lora') "
+                           "(see `pefomed ls adapters`)")
     entry = get_adapter(method)
     request = make_request(entry, parts, layers, settings, train_projector)
     check_supported(bundle, entry, request)
+    check_sizes(bundle, entry, request)
     adapted = entry.build(bundle, request)
     setattr(adapted.base, MARK, entry.name)
     return adapted
+
+
+def require_bundle(bundle: Any, where: str) -> None:
+    """Refuse anything but a :class:`ModelBundle` (a model *name* is the usual mistake)."""
+    if not isinstance(bundle, ModelBundle):
+        hint = f"create_model({bundle!r})" if isinstance(bundle, str) else "create_model('tiny-llava')"
+        raise PefomedError(f"{where} needs the ModelBundle that create_model() returns, but got "
+                           f"{type(bundle).__name__} {bundle!r:.60}; pass {hint} instead")
 
 
 def make_request(entry: AdapterMethod, parts: Iterable[str] | str, layers: str | None,

@@ -71,10 +71,16 @@ class NativeMethod(AdapterMethod):
         path = folder / WEIGHTS_FILE
         saved = load_file(str(path)) if path.is_file() else {}
         missing, unexpected = sorted(set(owned) - set(saved)), sorted(set(saved) - set(owned))
-        if missing or unexpected:
+        wrong = [n for n in owned if n in saved and tuple(saved[n].shape) != tuple(owned[n].shape)]
+        if missing or unexpected or wrong:
+            what = (f"the file lacks {len(missing)} of its {len(owned)} tensors (e.g. {missing[0]})"
+                    if missing else
+                    f"{len(unexpected)} tensors it has no place for (e.g. {unexpected[0]})" if unexpected else
+                    f"tensor {wrong[0]} of shape {list(saved[wrong[0]].shape)} where the model has "
+                    f"{list(owned[wrong[0]].shape)}")
             raise PefomedError(
-                f"{path} does not fit {bundle.name} with {self.name}: missing {missing[:3]}, "
-                f"unexpected {unexpected[:3]}; load it onto the model it was trained on"
+                f"{path} does not fit {bundle.name} with {self.name}: {what}; it was saved from "
+                f"{record.get('model', 'another model')}: load it onto that model, or restore the file"
             )
         with torch.no_grad():
             for name, p in owned.items():

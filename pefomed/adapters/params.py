@@ -31,6 +31,9 @@ class Param:
     choices: tuple[Any, ...] | None = None
     nullable: bool = False
     help: str = ""
+    #: a size bounded by the model, checked at injection before anything is allocated:
+    #: "width" (at most the widest targeted Linear layer), "positions" (at most the LM's positions)
+    bound: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

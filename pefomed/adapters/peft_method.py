@@ -67,6 +67,13 @@ class PeftMethod(AdapterMethod):
         adapted.model.save_pretrained(str(folder), safe_serialization=True)
         return {}
 
+    weights_file = "adapter_model.safetensors"
+
+    def tensor_shapes(self, adapted: AdaptedModel) -> dict[str, tuple[int, ...]] | None:
+        from peft.utils import get_peft_model_state_dict
+
+        return {k: tuple(v.shape) for k, v in get_peft_model_state_dict(adapted.model).items()}
+
     def touched(self, adapted: AdaptedModel) -> list[str]:
         from peft.tuners.tuners_utils import BaseTunerLayer
         from peft.utils.other import AuxiliaryTrainingWrapper

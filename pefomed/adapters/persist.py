@@ -9,10 +9,14 @@ and folders holding pickle files are refused.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from pefomed.adapters.handle import AdaptedModel, Request
+from pefomed.adapters.integrity import check_loaded, check_weight_files, does_not_fit
 from pefomed.errors import PefomedError
 from pefomed.models.base import ModelBundle
 from pefomed.models.prompts import prompt_format, template_of
@@ -23,8 +27,39 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
 def save_adapted(adapted: AdaptedModel, folder: Path) -> Path:
-    """Write ``adapted`` into ``folder`` (created if needed); returns the folder."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write ``adapted`` into ``folder`` (created if needed); returns the folder.
+
+    The adapter is written to a temporary sibling and renamed into place, so the folder never
+    mixes two adapters: an earlier pefomed adapter there is replaced whole, a folder holding
+    anything else is refused.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise PefomedError(f"cannot save the adapter to {folder}: it is a file; give a folder path")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / RECORD_FILE).is_file():
+        raise PefomedError(f"cannot save the adapter to {folder}: the folder is not empty and holds no pefomed "
+                           "adapter to replace; give an empty or new folder")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(stage, 0o777 & ~umask)  # mkdtemp's 0o700 would make the saved folder private
+        _write_adapted(adapted, stage)
+        if folder.is_dir() and any(folder.iterdir()):
+            old = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.old-"))
+            os.replace(folder, old)
+            os.replace(stage, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(stage, folder)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return folder
+
+
+def _write_adapted(adapted: AdaptedModel, folder: Path) -> None:
     extra = adapted.entry.save(adapted, folder)
     record = {
         "format": FORMAT,
@@ -49,7 +84,6 @@ def save_adapted(adapted: AdaptedModel, folder: Path) -> Path:
     from pefomed.export.card import write_adapter_card
 
     write_adapter_card(folder)  # the run rewrites it with data and metrics (run_finetune)
-    return folder
 
 
 def load_adapted(bundle: ModelBundle, folder: str | Path, *, trainable: bool = False) -> AdaptedModel:
@@ -59,8 +93,9 @@ def load_adapted(bundle: ModelBundle, folder: str | Path, *, trainable: bool = F
     parameters require grad again (to continue training).
     """
     from pefomed.adapters.catalogue import get_adapter
-    from pefomed.adapters.inject import MARK, check_supported
+    from pefomed.adapters.inject import MARK, check_supported, require_bundle
 
+    require_bundle(bundle, "load_adapted")
     folder = Path(folder)
     record = read_record(folder)
     if record["family"] != bundle.family.name:
@@ -73,7 +108,16 @@ def load_adapted(bundle: ModelBundle, folder: str | Path, *, trainable: bool = F
                       settings=entry.resolve_settings(record["settings"]),
                       train_projector=bool(record["train_projector"]))
     check_supported(bundle, entry, request)
-    adapted = entry.load(bundle, request, folder, record, trainable)
+    files = check_weight_files(folder)  # truncated, bad header, NaN: refused before touching the model
+    try:
+        adapted = entry.load(bundle, request, folder, record, trainable)
+    except PefomedError:
+        raise
+    except (RuntimeError, ValueError, KeyError, IndexError) as exc:  # size mismatch, missing modules
+        raise does_not_fit(folder, record, bundle, f"{type(exc).__name__}: {exc}") from None
+    weights = folder / entry.weights_file if entry.weights_file else None
+    if weights is not None and weights in files:
+        check_loaded(entry.tensor_shapes(adapted), files[weights], weights, record, bundle)
     restore_inputs(bundle, record)
     setattr(adapted.base, MARK, entry.name)
     return adapted

@@ -66,3 +66,20 @@ def parse_set_options(pairs: tuple[str, ...], where: str = "--set") -> dict:
         except yaml.YAMLError:
             out[key.strip()] = raw
     return out
+
+
+def parse_parts(values: tuple[str, ...] | str | None, where: str = "--parts") -> tuple[str, ...] | None:
+    """``--parts`` values (repeated and/or comma-separated) -> names; None when the option is absent.
+
+    Given but empty (``--parts ""``, ``--parts ,``) is refused: it must not silently mean the default.
+    """
+    from pefomed.models.base import PARTS
+
+    if values is None or values == ():
+        return None
+    values = (values,) if isinstance(values, str) else tuple(values)
+    parts = tuple(p.strip() for value in values for p in value.split(",") if p.strip())
+    if not parts:
+        raise PefomedError(f"{where} {','.join(values)!r} names no part; give one or more of "
+                           f"{', '.join(PARTS)} (e.g. {where} language), or leave {where} out for the default")
+    return parts

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from pefomed.cli.app import main, parse_set_options
+from pefomed.cli.app import main, parse_parts, parse_set_options
 
 
 @main.command("inspect")
@@ -26,7 +26,7 @@ def inspect_cmd(model: str, family: str | None, method: str, parts: str, layers:
 
     settings = parse_set_options(sets)
     bundle = create_model(model, family=family)
-    adapted = inject(bundle, method, parts=[p for p in parts.split(",") if p.strip()], layers=layers,
+    adapted = inject(bundle, method, parts=parse_parts(parts), layers=layers,
                      settings=settings, train_projector=train_projector)
     record = summarize(adapted)
     if as_json:

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from pefomed.cli.app import main, parse_set_options
+from pefomed.cli.app import main, parse_parts, parse_set_options
 from pefomed.cli.inputs import data_options, echo_notes, input_options, parse_fields
 
 DEFAULT_MODEL = "medvlm-tiny"
@@ -77,7 +77,7 @@ def train_cmd(model, family, dataset, adapter, parts, layers, set_pairs, train_p
         limits["max_steps"] = DEFAULT_MAX_STEPS
     spec = RunSpec(
         model=model, family=family, dataset=dataset, adapter=adapter, train_split=train_split, eval_split=eval_split,
-        parts=_split_csv(parts) or ("language",), layers=layers, settings=parse_set_options(set_pairs),
+        parts=parse_parts(parts) or ("language",), layers=layers, settings=parse_set_options(set_pairs),
         train_projector=train_projector,
         train=TrainConfig(lr=lr, batch_size=batch_size, grad_accum=grad_accum, epochs=epochs,
                           scheduler=scheduler, warmup_ratio=warmup_ratio, weight_decay=weight_decay,

@@ -91,12 +91,18 @@ class LoadContext:
                      "give the image file name relative to the dataset root")
             return None
         root = Path(os.path.abspath(image_root))
-        # Lexical check (no symlink resolution): links the user placed under the root are fine.
         # Backslashes: annotation files written on Windows.
         path = Path(os.path.normpath(root / Path(ref.strip().replace("\\", "/")).expanduser()))
         if path != root and root not in path.parents:
             self.bad(where, f"image path {ref!r} escapes the dataset root {root}",
                      "keep image paths inside the dataset root, or pass root= to widen it")
+            return None
+        # Then the real location: a symlink under the root (to a file or a folder) may point out of it.
+        real, real_root = Path(os.path.realpath(path)), Path(os.path.realpath(root))
+        if real != real_root and real_root not in real.parents:
+            self.bad(where, f"image path {ref!r} escapes the dataset root {root} through a symlink "
+                            f"(it resolves to {real})",
+                     "copy the file into the dataset root, or pass root= to a folder that holds both")
             return None
         if not path.is_file():
             self.bad(where, f"image {ref!r} not found (looked for {path})",

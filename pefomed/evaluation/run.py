@@ -11,6 +11,7 @@ from pefomed.evaluation.predict import predict
 from pefomed.evaluation.result import EvalResult
 from pefomed.evaluation.protocols import TrainAnswers
 from pefomed.evaluation.scoring import score_predictions
+from pefomed.errors import PefomedError
 
 
 def evaluate(model: Any, records: Sequence[VQARecord], *, out_dir: str | Path | None = None,
@@ -24,6 +25,7 @@ def evaluate(model: Any, records: Sequence[VQARecord], *, out_dir: str | Path | 
     """
     from pefomed.evaluation.protocols import prepare_all, resolve_protocols
 
+    records = _check_records(records)
     # reject a bad protocol name or a missing answer list before the (slow) predictions
     prepare_all(resolve_protocols(protocols), train_answers)
     predictions = predict(model, records, batch_size=batch_size, max_new_tokens=max_new_tokens,
@@ -35,3 +37,19 @@ def evaluate(model: Any, records: Sequence[VQARecord], *, out_dir: str | Path | 
     if out_dir is not None:
         write_metrics(Path(out_dir) / METRICS_FILE, result)
     return result
+
+
+def _check_records(records: Any) -> list[VQARecord]:
+    """A non-empty list of VQARecord, or a one-line PefomedError: no metric means anything on 0 records."""
+    if isinstance(records, (str, bytes)) or not isinstance(records, Iterable):
+        raise PefomedError(f"evaluate needs a list of VQARecord (or a Split), but got {type(records).__name__} "
+                           f"{records!r:.60}; load them with pefomed.load_dataset(name, split)")
+    records = list(records)
+    if not records:
+        raise PefomedError("evaluate got 0 records, so no metric can be computed; check the dataset, split "
+                           "and limit (an empty split, or a filter that removed everything)")
+    bad = next((i for i, r in enumerate(records) if not isinstance(r, VQARecord)), None)
+    if bad is not None:
+        raise PefomedError(f"evaluate needs VQARecord items, but item {bad} is {type(records[bad]).__name__} "
+                           f"{records[bad]!r:.60}; load records with pefomed.load_dataset(name, split)")
+    return records

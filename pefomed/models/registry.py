@@ -93,7 +93,15 @@ def create_model(name_or_path: str, *, family: str | None = None, seed: int = 0,
     ``family`` overrides detection from the checkpoint's config.
     """
     _ensure_builtin_models()
-    check_family(name_or_path, family)
+    if not isinstance(name_or_path, (str, Path)) or not str(name_or_path).strip():
+        raise PefomedError(f"create_model needs a registered model name, a local folder or a hub id, but got "
+                           f"{name_or_path!r}; e.g. create_model('tiny-llava') (see `pefomed ls models`)")
+    name_or_path = str(name_or_path)
+    if family is not None:
+        if not isinstance(family, str):
+            raise PefomedError(f"create_model family= must be a family name, but got {family!r}; "
+                               f"one of {', '.join(FAMILIES.names())}")
+        check_family(name_or_path, family)  # unknown (did-you-mean), or not this registered model's
     if name_or_path in MODELS:
         return MODELS.get(name_or_path).builder(seed=seed, **kwargs)
     path = Path(name_or_path).expanduser()

@@ -103,20 +103,30 @@ def read_records(path_or_dir: str | Path) -> RecordSet:
         )
     out = RecordSet()
     with open(path, "rb") as fh:
-        for raw in fh:
+        for number, raw in enumerate(fh, start=1):
             line = raw.strip()
             if not line:
                 continue
             try:
                 rec = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                out.skipped_lines += 1
-                continue
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                if line.startswith(b"{"):  # a record torn by a killed writer: skipped and counted
+                    out.skipped_lines += 1
+                    continue
+                _bad_line(path, number, line, f"not JSON ({getattr(exc, 'msg', None) or exc})")
             if isinstance(rec, dict) and rec.get("kind") in KINDS:
                 out.records.append(rec)
+            elif isinstance(rec, dict) and isinstance(rec.get("kind"), str):
+                out.skipped_lines += 1  # a record kind a newer pefomed writes
             else:
-                out.skipped_lines += 1
+                _bad_line(path, number, line, "not a sweep record (a JSON object with a 'kind')")
     return out
+
+
+def _bad_line(path: Path, number: int, line: bytes, what: str) -> None:
+    preview = line[:40].decode("utf-8", "replace")
+    raise PefomedError(f"{path}: line {number} is {what}: {preview!r}; this is not a file `pefomed sweep` "
+                       "wrote intact: delete or fix that line, or point at the right run directory")
 
 
 def environment() -> dict[str, Any]:

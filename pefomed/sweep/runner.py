@@ -23,6 +23,9 @@ def failure_reason(stop_reason: str, cost: dict[str, Any], budget: dict[str, Any
                 f"budget.max_memory_mb={budget.get('max_memory_mb')}")
     if stop_reason == "nan_loss":
         return "the training loss became NaN or infinite (learning rate too high?)"
+    if stop_reason == "diverged":
+        return ("training diverged: the loss exploded, or a trained weight became NaN/inf or left the "
+                "numeric range (learning rate too high?)")
     return f"training stopped: {stop_reason}"
 
 

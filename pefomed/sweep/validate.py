@@ -222,6 +222,7 @@ def _adapter(p: _Problems, item: dict, entry: Any, where: str, global_lr: bool) 
     for key in settings:
         if key not in known:
             p.add(f"{where}.settings.{key}", did_you_mean(key, known, f"{name} setting"))
+    _fixed_settings(p, entry, {k: v for k, v in settings.items() if k in known}, f"{where}.settings")
     parts = item.get("parts")
     if parts is not None:
         parts = [parts] if isinstance(parts, str) else parts
@@ -249,6 +250,27 @@ def _adapter(p: _Problems, item: dict, entry: Any, where: str, global_lr: bool) 
                        train_projector=bool(train_projector), search_space=space)
 
 
+def _fixed_settings(p: _Problems, entry: Any, settings: dict, where: str) -> None:
+    """Fixed settings obey the method's own rules now, not in the first trial that uses them."""
+    from pefomed.adapters.params import check_settings
+    from pefomed.errors import PefomedError
+
+    method = {k: v for k, v in settings.items() if k not in TRAIN_PARAMS}
+    broken = False
+    for key, value in method.items():
+        for problem in check_settings(entry.params, {key: value}, entry.name)[1]:
+            p.add(f"{where}.{key}", problem)
+            broken = True
+    lr = settings.get(LR)
+    if LR in settings and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0):
+        p.add(f"{where}.{LR}", f"must be a number > 0, but got {lr!r}")
+    if not broken:
+        try:
+            entry.resolve_settings(method)  # rules between settings (AdaLoRA target_r <= init_r, ...)
+        except PefomedError as exc:
+            p.add(where, str(exc))
+
+
 def _space(p: _Problems, overrides: Any, base: dict[str, HyperParam], known: list[str],
            where: str) -> dict[str, HyperParam]:
     space = dict(base)
@@ -271,6 +293,11 @@ def _space(p: _Problems, overrides: Any, base: dict[str, HyperParam], known: lis
         for bad in unknown_fields(spec):
             p.add(f"{where}.{key}.{bad}", did_you_mean(bad, ("type", "low", "high", "log", "step", "choices"),
                                                        "hyperparameter field"))
+        if "type" not in spec:
+            problem = _untyped(key, spec, base.get(key))
+            if problem:
+                p.add(f"{where}.{key}", problem)
+                continue
         same_type = key in base and spec.get("type", base[key].type) == base[key].type
         merged = dict(base[key].to_dict()) if same_type else {}
         merged.update({k: v for k, v in spec.items() if k in ("type", "low", "high", "log", "step", "choices")})
@@ -279,6 +306,27 @@ def _space(p: _Problems, overrides: Any, base: dict[str, HyperParam], known: lis
             p.add(f"{where}.{key}", problem)
         space[key] = hp
     return space
+
+
+def _untyped(key: str, spec: dict, inherited: HyperParam | None) -> str | None:
+    """Why an entry without ``type:`` cannot be read, or None when it fits the catalogue's type."""
+    example = f"{key}: {{type: int, low: 2, high: 16}}"
+    ranged = sorted(set(spec) & {"low", "high", "log", "step"})
+    if inherited is None and key == LR:
+        return None  # a learning rate is a float range by nature
+    if inherited is None and "choices" in spec and not ranged:
+        return None  # choices alone can only mean categorical
+    if inherited is None:
+        return (f"has no type: and there is no catalogue range for {key} to take one from; "
+                f"write type: float, int or categorical, e.g. {example}")
+    if inherited.type == "categorical" and ranged:
+        return (f"has {', '.join(ranged)} but no type:, and the catalogue's {key} is categorical "
+                f"(choices {list(inherited.choices or ())}), so they would be ignored; add type: int "
+                f"or float to search a range ({example}), or give choices:")
+    if inherited.type != "categorical" and "choices" in spec:
+        return (f"has choices but no type:, and the catalogue's {key} is a {inherited.type} range, so "
+                f"they would be ignored; add type: categorical")
+    return None
 
 
 def _budget(p: _Problems, value: Any) -> dict:
@@ -328,6 +376,13 @@ def _train(p: _Problems, value: Any) -> TrainSpec:
         p.add("train", f"{exc}; fix the train: settings")
     except TypeError as exc:
         p.add("train", f"{exc}")
+    else:
+        from pefomed.train.inputs import check_device
+
+        try:
+            check_device(options.get("device", "auto"))  # every trial would fail on it
+        except PefomedError as exc:
+            p.add("train.device", str(exc))
     return TrainSpec(lr=float(lr) if isinstance(lr, (int, float)) else lr, batch_size=batch_size,
                      options=options)
 

@@ -1,8 +1,9 @@
 """Training budgets: what a run may spend, and a tracker that says which limit it hit first.
 
 Limits are checked after every optimizer step, so a run overshoots a time limit by at most one
-step. ``max_samples`` is exact: the loop trims the last batch instead of overshooting, so runs
-with different batch sizes see the same number of examples.
+step; the memory cap is also watched during the step (:class:`MemoryMeter`). ``max_samples``
+is exact: the loop trims the last batch instead of overshooting, so runs with different batch
+sizes see the same number of examples.
 """
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from pefomed.errors import PefomedError
 
 STOP_REASONS: tuple[str, ...] = (
     "max_steps", "max_samples", "max_seconds", "max_device_seconds", "max_memory_mb",
-    "completed", "nan_loss",
+    "completed", "nan_loss", "diverged",
 )
 #: stop reasons that mean the trial failed (its metrics must not enter a comparison)
-FAILURE_REASONS: frozenset[str] = frozenset({"max_memory_mb", "nan_loss"})
+FAILURE_REASONS: frozenset[str] = frozenset({"max_memory_mb", "nan_loss", "diverged"})
 _LIMITS = ("max_steps", "max_samples", "max_seconds", "max_device_seconds")
 
 
@@ -99,13 +100,29 @@ class DeviceClock:
             self.seconds += time.process_time() - self._start
 
 
-class MemoryMeter:
-    """Peak memory in MB: CUDA ``max_memory_allocated`` on a GPU, resident set size on the CPU."""
+class MemoryCapExceeded(torch.OutOfMemoryError):
+    """Raised inside a step (at the next module call) once the memory cap is crossed. It is an
+    out-of-memory error, so the training loop handles it as the device running out: the run
+    stops with ``max_memory_mb`` instead of finishing a step that has already broken the cap."""
 
-    def __init__(self, device: torch.device | str) -> None:
+
+class MemoryMeter:
+    """Peak memory in MB: CUDA ``max_memory_allocated`` on a GPU, resident set size on the CPU.
+
+    On the CPU the peak is the kernel's high-water mark (``VmHWM``, reset when the meter starts),
+    so memory allocated and freed *inside* a step counts; without /proc, RSS sampled at each call.
+    With ``cap_mb`` the cap is also watched *during* steps: a thread samples RSS every
+    ``SAMPLE_SECONDS`` on the CPU (every module call checks the CUDA peak), and once it is crossed
+    the next module call raises :class:`MemoryCapExceeded`. Thread and hook end with the meter.
+    """
+
+    SAMPLE_SECONDS = 0.01
+
+    def __init__(self, device: torch.device | str, cap_mb: float | None = None) -> None:
         self.cuda = cuda_device(device)
         self.kind = "cuda_allocated" if self.cuda else "cpu_rss"
         self.peak_mb = 0.0
+        self._hwm = False
         if self.cuda:
             torch.cuda.reset_peak_memory_stats(torch.device(device))
             self._device = torch.device(device)
@@ -113,14 +130,78 @@ class MemoryMeter:
             import psutil
 
             self._process = psutil.Process()
+            self._hwm = _reset_high_water_mark()
+        if cap_mb is not None:
+            _guard(self, cap_mb)
 
     def sample(self) -> float:
         if self.cuda:
             now = torch.cuda.max_memory_allocated(self._device) / 2**20
         else:
             now = self._process.memory_info().rss / 2**20
+            if self._hwm:
+                now = max(now, _high_water_mark_mb())
         self.peak_mb = max(self.peak_mb, now)
         return self.peak_mb
+
+
+def _reset_high_water_mark() -> bool:
+    """Reset the process's peak RSS (Linux >= 4.0: ``5`` into clear_refs); False where unavailable."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        _high_water_mark_mb()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _high_water_mark_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise ValueError("no VmHWM in /proc/self/status")
+
+
+def _guard(meter: MemoryMeter, cap_mb: float) -> None:
+    """Watch ``meter`` against ``cap_mb`` during steps (see :class:`MemoryMeter`); nothing here
+    holds the meter alive, and both the thread and the hook end when it is collected."""
+    import threading
+    import weakref
+
+    ref = weakref.ref(meter)
+    state = {"tripped": False, "done": False}
+    cuda = meter.cuda
+
+    def hook(module: Any, args: Any) -> None:
+        if cuda and not state["tripped"]:
+            m = ref()
+            state["tripped"] = m is not None and m.sample() > cap_mb
+        if state["tripped"]:
+            m = ref()
+            peak = m.peak_mb if m is not None else float("nan")
+            raise MemoryCapExceeded(f"peak memory {peak:.0f} MB crossed max_memory_mb={cap_mb:g} during a step")
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
+
+    def watch() -> None:
+        while not state["done"]:
+            m = ref()
+            if m is None:
+                break
+            if m.sample() > cap_mb:
+                state["tripped"] = True
+            del m
+            time.sleep(MemoryMeter.SAMPLE_SECONDS)
+
+    def stop() -> None:
+        state["done"] = True
+        handle.remove()
+
+    weakref.finalize(meter, stop)
+    if not cuda:
+        threading.Thread(target=watch, name="pefomed-memory", daemon=True).start()
 
 
 class BudgetTracker:
@@ -129,7 +210,7 @@ class BudgetTracker:
     def __init__(self, budget: Budget, device: torch.device | str = "cpu") -> None:
         self.budget = budget
         self.clock = DeviceClock(device)
-        self.memory = MemoryMeter(device)
+        self.memory = MemoryMeter(device, budget.max_memory_mb)
         self.steps = 0
         self.samples = 0
         self._t0 = time.perf_counter()

@@ -14,7 +14,9 @@ from pefomed.data.record import VQARecord
 from pefomed.errors import PefomedError
 from pefomed.train.budget import FAILURE_REASONS, Budget, BudgetTracker
 from pefomed.train.cost import Cost, flop_parts, train_flops
+from pefomed.train.divergence import DivergenceWatch
 from pefomed.train.feature_cache import FeatureCache, cache_unavailable_reason
+from pefomed.train.inputs import check_train_inputs
 from pefomed.train.step import StepRunner, StepStats, is_quantized, resolve_device, resolve_dtype
 
 SCHEDULERS: tuple[str, ...] = ("linear", "cosine", "constant")
@@ -138,7 +140,7 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
     Calls ``adapted.prepare_for_training(total_steps)`` first and ``adapted.on_step(step)`` after
     every optimizer step (before gradients are cleared: AdaLoRA scores use them).
     """
-    records = list(records)
+    records = check_train_inputs(adapted, records, config, budget)
     if not records:
         raise PefomedError("train needs at least one record, but got 0; check the dataset/split/limit")
     device = resolve_device(config.device)
@@ -156,6 +158,7 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
     total_steps = planned_steps(len(records), config, budget)
     adapted.prepare_for_training(total_steps)
     optimizer, scheduler = _optimizer(model, config, total_steps)
+    watch = DivergenceWatch([p for g in optimizer.param_groups for p in g["params"]])
     cache_note = ""
     bound = None
     if feature_cache is not None:
@@ -194,7 +197,7 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
                 losses.append(stats.loss)
                 tokens += stats.tokens
                 bar.update(stats.loss, tracker)
-                reason = tracker.check()
+                reason = watch.check(stats.loss) or tracker.check()
                 if reason:
                     stop = reason
                     break

@@ -27,6 +27,7 @@ from pefomed.models.resolution import apply_resolution
 from pefomed.train.data import load_run_data
 from pefomed.train.budget import Budget
 from pefomed.train.feature_cache import FeatureCache
+from pefomed.train.inputs import check_device
 from pefomed.train.loop import TrainConfig, TrainResult, train
 
 RUN_FILE = "run.json"
@@ -229,6 +230,7 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
     started = time.perf_counter()
     get_adapter(spec.adapter)  # unknown names fail before any data or model is loaded
     check_family(spec.model, spec.family)
+    check_device(spec.train.device)
     out = _check_out_dir(spec.out_dir)
     if spec.eval_split is not None:
         from pefomed.evaluation import resolve_protocols
@@ -277,7 +279,21 @@ def _check_out_dir(out_dir: str | None) -> Path | None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise PefomedError(f"output folder {out} already exists and is not empty; "
                            "give a new --out/out_dir or remove it")
+    _check_writable(out)
     return out
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an --out that could not be created or written, before any training is spent on it."""
+    ancestor = out if out.exists() else out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise PefomedError(f"cannot write output folder {out}: {ancestor} is a file, not a folder; "
+                           "give another --out/out_dir")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PefomedError(f"cannot write output folder {out}: {ancestor} is not writable (permissions or a "
+                           "read-only filesystem); give a writable --out/out_dir")
 
 
 @contextlib.contextmanager

@@ -48,7 +48,8 @@ def test_max_device_seconds_stops_after_the_first_step(records):
 
 def test_memory_cap_below_current_rss_is_a_recorded_failure(records):
     _, result = _run(Budget(max_steps=50, max_memory_mb=1.0), records)
-    assert (result.stop_reason, result.steps) == ("max_memory_mb", 1)
+    # the cap is watched during the step too, so the first step may not even finish
+    assert result.stop_reason == "max_memory_mb" and result.steps <= 1
     assert result.failed and result.cost.memory_kind == "cpu_rss" and result.cost.peak_memory_mb > 1.0
 
 

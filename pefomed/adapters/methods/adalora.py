@@ -16,8 +16,8 @@ from pefomed.errors import PefomedError
 class Adalora(PeftMethod):
     name = "adalora"
     params = {
-        "init_r": Param("int", low=1, help="rank each layer starts with"),
-        "target_r": Param("int", low=1, help="average rank kept after reallocation"),
+        "init_r": Param("int", low=1, help="rank each layer starts with", bound="width"),
+        "target_r": Param("int", low=1, help="average rank kept after reallocation", bound="width"),
         "lora_alpha": Param("float", low=0, low_open=True, help="scale numerator"),
         "lora_dropout": Param("float", low=0, high=1, high_open=True, help="dropout on the adapter's input"),
         "tinit": Param("int", low=0, help="warm-up steps before ranks are pruned"),

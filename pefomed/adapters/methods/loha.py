@@ -7,7 +7,7 @@ from pefomed.adapters.peft_method import PeftMethod
 
 #: settings shared by loha and lokr (LyCORIS family)
 LYCORIS_PARAMS: dict[str, Param] = {
-    "r": Param("int", low=1, help="rank"),
+    "r": Param("int", low=1, help="rank", bound="width"),
     "alpha": Param("float", low=0, low_open=True, help="scale numerator: update * alpha / r"),
     "rank_dropout": Param("float", low=0, high=1, high_open=True, help="dropout over rank dimensions"),
     "module_dropout": Param("float", low=0, high=1, high_open=True, help="probability of skipping a module"),

@@ -7,7 +7,7 @@ from pefomed.adapters.peft_method import PeftMethod, lora_kwargs
 
 #: settings shared by lora, dora and qlora
 LORA_PARAMS: dict[str, Param] = {
-    "r": Param("int", low=1, help="rank of the update"),
+    "r": Param("int", low=1, help="rank of the update", bound="width"),
     "lora_alpha": Param("float", low=0, low_open=True, help="scale numerator: update * lora_alpha / r"),
     "lora_dropout": Param("float", low=0, high=1, high_open=True, help="dropout on the adapter's input"),
     "bias": Param("str", choices=("none", "all", "lora_only"), help="which biases also train"),

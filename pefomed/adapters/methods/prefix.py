@@ -12,7 +12,7 @@ class PrefixTuning(PromptLearningMethod):
     parts_reason = ("prefix tuning adds virtual key/value tokens to the language model's attention only; "
                     "use parts=('language',)")
     params = {
-        "num_virtual_tokens": Param("int", low=1, help="length of the prefix"),
+        "num_virtual_tokens": Param("int", low=1, help="length of the prefix", bound="positions"),
         "prefix_projection": Param("bool", help="reparametrise the prefix through a small MLP"),
         "encoder_hidden_size": Param("int", low=1, nullable=True,
                                      help="hidden width of that MLP (null: the model's width)"),

@@ -16,7 +16,7 @@ class PromptTuning(PromptLearningMethod):
     parts_reason = ("prompt tuning prepends virtual tokens to the language model's input only; "
                     "use parts=('language',)")
     params = {
-        "num_virtual_tokens": Param("int", low=1, help="number of soft-prompt tokens"),
+        "num_virtual_tokens": Param("int", low=1, help="number of soft-prompt tokens", bound="positions"),
         "init": Param("str", choices=("random", "sample_vocab"),
                       help="random vectors, or embeddings of random ordinary vocabulary tokens"),
     }

@@ -10,7 +10,8 @@ from pefomed.adapters.peft_method import PeftMethod
 class Vera(PeftMethod):
     name = "vera"
     params = {
-        "r": Param("int", low=1, help="rank of the shared random matrices (cheap: they are not trained)"),
+        "r": Param("int", low=1, help="rank of the shared random matrices (cheap: they are not trained)",
+                   bound="width"),
         "vera_dropout": Param("float", low=0, high=1, high_open=True, help="dropout on the adapter's input"),
         "d_initial": Param("float", low=0, low_open=True, help="initial value of the per-rank scale vector"),
         "projection_prng_key": Param("int", low=0, help="seed of the shared random matrices"),
