@@ -67,6 +67,11 @@ class PeftMethod(AdapterMethod):
         adapted.model.save_pretrained(str(folder), safe_serialization=True)
         return {}
 
+    def saved_tensors(self, adapted: AdaptedModel) -> dict[str, Any]:
+        from peft.utils import get_peft_model_state_dict
+
+        return dict(get_peft_model_state_dict(adapted.model))
+
     def touched(self, adapted: AdaptedModel) -> list[str]:
         from peft.tuners.tuners_utils import BaseTunerLayer
         from peft.utils.other import AuxiliaryTrainingWrapper
