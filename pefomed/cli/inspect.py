@@ -24,7 +24,7 @@ def inspect_cmd(model: str, method: str, parts: str, layers: str, sets: tuple[st
     from pefomed.models.registry import create_model
 
     settings = parse_set_options(sets)
-    bundle = create_model(model)
+    bundle = create_model(model, weights=False)  # shapes are enough: no weight file is read
     adapted = inject(bundle, method, parts=[p for p in parts.split(",") if p.strip()], layers=layers,
                      settings=settings, train_projector=train_projector)
     record = summarize(adapted)
