@@ -118,6 +118,8 @@ def planned(folder: str, method: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--sizes", nargs="*", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--one", nargs=2, metavar=("FOLDER", "METHOD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -125,12 +127,12 @@ def main() -> None:
         return
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "65536",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
-    names = [n for n in SIZES if not (args.quick and n == "llava-100m")]
+    names = [n for n in args.sizes if not (args.quick and n == "llava-100m")]
     rows = []
     with tempfile.TemporaryDirectory(prefix="pefomed-bench-") as tmp:
         for name in names:
             folder = write_config(name, Path(tmp))
-            for method in METHODS:
+            for method in args.methods:
                 out = subprocess.run([sys.executable, __file__, "--one", str(folder), method], env=env,
                                      capture_output=True, text=True, check=False)
                 if out.returncode != 0:

@@ -67,7 +67,7 @@ def test_summary_of_an_adapted_model(llava) -> None:
     assert record["trainable_parameters"] == 512 == record["trainable_by_part"]["language"]
     assert record["total_parameters"] == sum(p.numel() for p in create_model("tiny-llava").model.parameters()) + 512
     assert 0 < record["trainable_percent"] < 1
-    assert record["adapter_bytes"] > 512 * 4 and len(record["touched_modules"]) == 8
+    assert record["adapter_bytes"] == 512 * 4 and len(record["touched_modules"]) == 8  # tensor bytes, from shapes
 
 
 def test_support_matrix_matches_inject() -> None:

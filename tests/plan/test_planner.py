@@ -82,3 +82,16 @@ def test_sweep_skips_a_trial_whose_plan_exceeds_the_memory_cap() -> None:
     assert skipped.cost == {"device_seconds": 0.0} and skipped.train["skipped_by_plan"]
     assert plan_skip(TrialConfig(method="frozen", label="frozen"), spec) is None  # nothing trains
     assert plan_skip(TrialConfig(method="lora", label="lora"), SimpleNamespace(model="tiny-llava", budget={})) is None
+
+
+def test_inspect_a_folder_holding_only_config_json(tmp_path) -> None:
+    import json
+    import shutil
+
+    from pefomed.models.meta import config_dir
+
+    shutil.copy(config_dir() / "qwen2-vl-2b" / "config.json", tmp_path / "config.json")
+    result = CliRunner().invoke(main, ["inspect", str(tmp_path), "--adapter", "qlora", "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["trainable_parameters"] > 0 and record["adapter_bytes"] == record["trainable_parameters"] * 4
