@@ -24,10 +24,9 @@ attention that keeps no ``s x s`` matrix):
 
 * every norm keeps its fp32 input and its normalized output: ``T*h*(4 + e)`` for RMSNorm
   (``T*h*e`` plus per-token statistics for LayerNorm); two norms per layer;
-* attention keeps the rotated query, key and value and its output for SDPA's backward:
-  ``T*(2q + k... )``, precisely ``T*(q + 2k)*e`` (keys and values expanded to ``q`` when the
-  implementation repeats them for grouped-query attention) plus ``T*q*e`` for the output and a
-  log-sum-exp of ``T*heads*4``;
+* attention keeps the rotated query, key and value for SDPA's backward, ``T*(q + 2k)*e`` (keys
+  and values expanded to ``q`` wide when the implementation repeats them for grouped-query
+  attention), plus its output ``T*q*e`` and a log-sum-exp of ``T*heads*4``;
 * a gated MLP (SwiGLU/GeGLU) keeps the gate output, the activation and the up projection,
   ``3*T*f*e``; a plain MLP keeps the activation's input, ``T*f*e``;
 * a Linear layer keeps its *input* only when its own weight trains (its input gradient needs
