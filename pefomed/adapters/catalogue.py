@@ -113,6 +113,10 @@ class AdapterMethod:
         """Write the weights into ``folder``; returns extra fields for pefomed_adapter.json."""
         raise NotImplementedError
 
+    def saved_tensors(self, adapted: "AdaptedModel") -> dict[str, Any]:
+        """The tensors :meth:`save` writes, by name (sizes adapters from shapes, without saving)."""
+        raise NotImplementedError
+
     def touched(self, adapted: "AdaptedModel") -> list[str]:
         raise NotImplementedError
 

@@ -53,6 +53,9 @@ class NativeMethod(AdapterMethod):
             p.requires_grad_(True)
         return adapted
 
+    def saved_tensors(self, adapted: AdaptedModel) -> dict[str, Any]:
+        return dict(self.owned(adapted))
+
     def save(self, adapted: AdaptedModel, folder: Path) -> dict[str, Any]:
         from safetensors.torch import save_file
 

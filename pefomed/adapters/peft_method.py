@@ -74,6 +74,11 @@ class PeftMethod(AdapterMethod):
 
         return {k: tuple(v.shape) for k, v in get_peft_model_state_dict(adapted.model).items()}
 
+    def saved_tensors(self, adapted: AdaptedModel) -> dict[str, Any]:
+        from peft.utils import get_peft_model_state_dict
+
+        return dict(get_peft_model_state_dict(adapted.model))
+
     def touched(self, adapted: AdaptedModel) -> list[str]:
         from peft.tuners.tuners_utils import BaseTunerLayer
         from peft.utils.other import AuxiliaryTrainingWrapper

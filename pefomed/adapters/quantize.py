@@ -56,10 +56,8 @@ def quantize_4bit(model: nn.Module, skip: Iterable[str], *, quant_type: str = "n
     """
     import bitsandbytes as bnb
 
-    skip = tuple(skip)
     dtype = getattr(torch, compute_dtype)
-    names = [n for n, m in model.named_modules()
-             if type(m) is nn.Linear and not any(n == s or n.startswith(s + ".") for s in skip)]
+    names = linears_to_quantize(model, skip)
     for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name)
@@ -75,6 +73,15 @@ def quantize_4bit(model: nn.Module, skip: Iterable[str], *, quant_type: str = "n
     keep_cpu_format(model)
     model.is_loaded_in_4bit = True  # as transformers' loader marks it: peft then uses its bnb layers
     return names
+
+
+def linears_to_quantize(model: nn.Module, skip: Iterable[str]) -> list[str]:
+    """Full names of the ``nn.Linear`` layers not under a ``skip`` prefix: what
+    :func:`quantize_4bit` replaces. On a meta model QLoRA only records them (the memory planner
+    accounts their weights at 4 bits; nothing is quantized)."""
+    skip = tuple(skip)
+    return [n for n, m in model.named_modules()
+            if type(m) is nn.Linear and not any(n == s or n.startswith(s + ".") for s in skip)]
 
 
 def keep_cpu_format(model: nn.Module) -> None:

@@ -25,7 +25,7 @@ def inspect_cmd(model: str, family: str | None, method: str, parts: str, layers:
     from pefomed.models.registry import create_model
 
     settings = parse_set_options(sets)
-    bundle = create_model(model, family=family)
+    bundle = create_model(model, family=family, weights=False)  # shapes are enough: no weight file is read
     adapted = inject(bundle, method, parts=parse_parts(parts), layers=layers,
                      settings=settings, train_projector=train_projector)
     record = summarize(adapted)

@@ -23,7 +23,8 @@ def ls_models(as_json: bool) -> None:
     from pefomed.models.registry import FAMILIES, MODELS, _ensure_builtin_models
 
     _ensure_builtin_models()
-    rows = [{"name": e.name, "family": e.family, "tiny": e.tiny, "description": e.description}
+    rows = [{"name": e.name, "family": e.family, "tiny": e.tiny, "description": e.description,
+             "config_only": e.config_only, "hub_id": e.hub_id}
             for _, e in MODELS.items()]
     if as_json:
         fams = [{"family": n, "model_types": list(f.model_types), "task": f.task,
@@ -32,11 +33,17 @@ def ls_models(as_json: bool) -> None:
         click.echo(json.dumps({"models": rows, "families": fams}, indent=2))
         return
     table = Table(title="models")
-    for col in ("name", "family", "tiny", "description"):
+    for col in ("name", "family", "kind", "description"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], r["family"], "yes" if r["tiny"] else "", r["description"])
-    Console().print(table)
+        kind = "tiny" if r["tiny"] else ("config only" if r["config_only"] else "")
+        table.add_row(r["name"], r["family"], kind, r["description"])
+    console = Console()
+    console.print(table)
+    if any(r["config_only"] for r in rows):
+        console.print("config only: real architectures without weights, for `pefomed plan` and `pefomed inspect`; "
+                      "to train one, pass its checkpoint instead: the hub id shown (online) or a local folder.",
+                      highlight=False)
 
 
 @ls.command("adapters")

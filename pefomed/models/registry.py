@@ -31,6 +31,9 @@ class ModelEntry:
     #: multiplies the adapters' catalogue learning rates (tuned for billion-parameter models) when
     #: the user gives none: Adam's best learning rate grows as width shrinks (muP, Yang et al. 2022)
     lr_scale: float = 1.0
+    #: a real checkpoint shipped as config.json only: builds on the meta device, needs ``hub_id`` to train
+    config_only: bool = False
+    hub_id: str | None = None
 
 
 MODELS: Registry[ModelEntry] = Registry("model")
@@ -87,10 +90,14 @@ def detect_family(config: Any) -> Family:
     )
 
 
-def create_model(name_or_path: str, *, family: str | None = None, seed: int = 0, **kwargs: Any) -> ModelBundle:
+def create_model(name_or_path: str, *, family: str | None = None, seed: int = 0, weights: bool = True,
+                 **kwargs: Any) -> ModelBundle:
     """Build a registered model, or load a checkpoint from a local folder or hub id.
 
-    ``family`` overrides detection from the checkpoint's config.
+    ``family`` overrides detection from the checkpoint's config. With ``weights=False`` the
+    model is built on the meta device from its config alone (no weight file is read, no memory
+    is allocated, no processor): enough to count parameters, inject adapters and plan memory.
+    Config-only entries (``pefomed ls models``) can only be built that way.
     """
     _ensure_builtin_models()
     if not isinstance(name_or_path, (str, Path)) or not str(name_or_path).strip():
@@ -103,8 +110,20 @@ def create_model(name_or_path: str, *, family: str | None = None, seed: int = 0,
                                f"one of {', '.join(FAMILIES.names())}")
         check_family(name_or_path, family)  # unknown (did-you-mean), or not this registered model's
     if name_or_path in MODELS:
-        return MODELS.get(name_or_path).builder(seed=seed, **kwargs)
+        entry = MODELS.get(name_or_path)
+        if entry.config_only:
+            return entry.builder(seed=seed, weights=weights, **kwargs)
+        bundle = entry.builder(seed=seed, **kwargs)
+        if not weights:
+            from pefomed.models.meta import to_meta
+
+            bundle = to_meta(bundle)
+        return bundle
     path = Path(name_or_path).expanduser()
+    if not weights and (path.is_dir() or _looks_like_hub_id(name_or_path)):
+        from pefomed.models.meta import empty_from_path
+
+        return empty_from_path(str(path) if path.is_dir() else name_or_path, family=family)
     if path.is_dir() or _looks_like_hub_id(name_or_path):
         from pefomed.models.loading import load_pretrained
 
@@ -134,3 +153,6 @@ def _looks_like_hub_id(name: str) -> bool:
 
 def _ensure_builtin_models() -> None:
     import pefomed.models.families  # noqa: F401  (registers the built-in families)
+    from pefomed.models.configs import register_shipped
+
+    register_shipped()

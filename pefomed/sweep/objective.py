@@ -65,6 +65,9 @@ def _is_oom(exc: BaseException) -> bool:
 def run_guarded(runner: Runner, config: TrialConfig, ctx: TrialContext) -> TrialOutcome:
     """Run ``runner``; any exception (but an interrupt) becomes a failed outcome with its reason."""
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    skip = plan_skip(config, ctx.spec)
+    if skip is not None:
+        return skip
     try:
         outcome = runner(config, ctx)
     except Exception as exc:  # a failing trial must not stop the sweep
@@ -72,6 +75,32 @@ def run_guarded(runner: Runner, config: TrialConfig, ctx: TrialContext) -> Trial
         reason = ("out of memory: " if _is_oom(exc) else "") + one_line(exc)
         return TrialOutcome(status="failed", reason=reason, run_dir=str(ctx.out_dir))
     return check_outcome(outcome, ctx.spec)
+
+
+def plan_skip(config: TrialConfig, spec: SweepSpec) -> TrialOutcome | None:
+    """A zero-cost failed outcome when the planned peak of ``config`` exceeds the budget's
+    ``max_memory_mb`` (the trial is never trained); None when it fits, or cannot be planned."""
+    cap_mb = (spec.budget or {}).get("max_memory_mb")
+    if cap_mb is None:
+        return None
+    import torch
+
+    from pefomed.plan import PlanRequest, plan
+
+    cuda = torch.cuda.is_available()
+    try:
+        record = plan(PlanRequest(spec.model, config.method, parts=tuple(config.parts), layers=config.layers,
+                                  settings=tuple(sorted(config.settings.items())),
+                                  train_projector=config.train_projector, batch_size=config.batch_size,
+                                  dtype="bf16" if cuda else "fp32", device="cuda" if cuda else "cpu"))
+    except Exception:  # noqa: BLE001 - a model the planner cannot size is trained and measured instead
+        return None
+    peak_mb = record["peak_bytes"] / 1024 ** 2
+    if peak_mb <= cap_mb or record["trainable_parameters"] == 0:  # nothing trains: no training budget
+        return None
+    return TrialOutcome(status="failed", reason=f"skipped: planned {peak_mb / 1024:.1f} GB > cap {cap_mb / 1024:.1f} GB "
+                        f"(budget.max_memory_mb={cap_mb:g}); not trained", cost={"device_seconds": 0.0},
+                        train={"skipped_by_plan": True, "planned_peak_mb": round(peak_mb, 1)})
 
 
 def check_outcome(outcome: TrialOutcome, spec: SweepSpec) -> TrialOutcome:

@@ -18,7 +18,7 @@ def test_inspect_json_reports_touched_modules_counts_and_size() -> None:
     record = json.loads(result.stdout)
     assert record["settings"]["r"] == 4
     assert record["trainable_parameters"] == 4096 == record["trainable_by_part"]["language"]  # 8 x (4*64 + 64*4)
-    assert len(record["touched_modules"]) == 8 and record["adapter_bytes"] > 4096 * 4
+    assert len(record["touched_modules"]) == 8 and record["adapter_bytes"] == 4096 * 4  # tensor bytes, from shapes
     assert 0 < record["trainable_percent"] < 100
 
 

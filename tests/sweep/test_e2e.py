@@ -161,6 +161,8 @@ def test_memory_cap_fails_trained_trials_with_their_reason(tmp_path):
     assert result.exit_code == 0, result.output
     by_label = {r["label"]: r for r in read_records(tmp_path / "run").trials()}
     assert by_label["lora"]["status"] == "failed"
-    assert by_label["lora"]["reason"].startswith("memory cap exceeded: peak ")
-    assert by_label["lora"]["reason"].endswith("> budget.max_memory_mb=1")
+    # the planner sizes lora above 1 MB before training: skipped at zero cost, never trained
+    assert by_label["lora"]["reason"].startswith("skipped: planned ")
+    assert "(budget.max_memory_mb=1)" in by_label["lora"]["reason"]
+    assert by_label["lora"]["train"]["skipped_by_plan"] is True
     assert by_label["frozen"]["status"] == "complete"  # trains nothing, so no training budget applies

@@ -13,8 +13,9 @@ from pefomed.adapters.catalogue import register_adapter
 from pefomed.adapters.methods.lora import LORA_PARAMS
 from pefomed.adapters.params import Param, raise_if
 from pefomed.adapters.peft_method import PeftMethod, lora_kwargs
-from pefomed.adapters.quantize import (check_skip_modules, is_quantized, keep_cpu_format, quantization_skips,
-                                      quantize_4bit)
+from pefomed.adapters.quantize import (check_skip_modules, is_quantized, keep_cpu_format, linears_to_quantize,
+                                      quantization_skips, quantize_4bit)
+from pefomed.models.meta import is_meta
 from pefomed.errors import UnsupportedError
 
 
@@ -46,6 +47,10 @@ class Qlora(PeftMethod):
                 )
             keep_cpu_format(bundle.model)
             state["quantized"] = "at load"
+            return
+        if is_meta(bundle.model):  # no weights to quantize: account for it (plan, inspect)
+            state["quantized"] = linears_to_quantize(bundle.model, skips)
+            state["accounted_only"] = True
             return
         state["quantized"] = quantize_4bit(bundle.model, skips, quant_type=s["quant_type"],
                                            double_quant=s["double_quant"], compute_dtype=s["compute_dtype"])
