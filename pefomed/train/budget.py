@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from pefomed.errors import PefomedError
+from pefomed.train.schema import option
 
 STOP_REASONS: tuple[str, ...] = (
     "max_steps", "max_samples", "max_seconds", "max_device_seconds", "max_memory_mb",
@@ -33,11 +34,11 @@ class Budget:
     set size on the CPU); crossing it is recorded as a failure, not raised.
     """
 
-    max_steps: int | None = None
-    max_samples: int | None = None
-    max_seconds: float | None = None
-    max_device_seconds: float | None = None
-    max_memory_mb: float | None = None
+    max_steps: int | None = option(None, help="budget: optimizer steps")
+    max_samples: int | None = option(None, help="budget: training examples")
+    max_seconds: float | None = option(None, help="budget: wall-clock seconds of training")
+    max_device_seconds: float | None = option(None, help="budget: GPU-seconds (CPU-seconds on a CPU)")
+    max_memory_mb: float | None = option(None, help="peak memory cap; crossing it fails the run")
 
     def __post_init__(self) -> None:
         errors = []

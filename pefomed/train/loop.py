@@ -15,6 +15,7 @@ from pefomed.errors import PefomedError
 from pefomed.train.budget import FAILURE_REASONS, Budget, BudgetTracker
 from pefomed.train.cost import Cost, flop_parts, train_flops
 from pefomed.train.feature_cache import FeatureCache, cache_unavailable_reason
+from pefomed.train.schema import NO_CLI, option
 from pefomed.train.step import StepRunner, StepStats, is_quantized, resolve_device, resolve_dtype
 
 SCHEDULERS: tuple[str, ...] = ("linear", "cosine", "constant")
@@ -30,18 +31,19 @@ class TrainConfig:
     bf16 autocast where the GPU supports it and fp32 otherwise.
     """
 
-    lr: float = 2e-4
-    batch_size: int = 8
-    grad_accum: int = 1
-    scheduler: str = "linear"
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
-    max_grad_norm: float | None = 1.0
-    seed: int = 0
-    epochs: int = 3
-    gradient_checkpointing: bool = False
-    device: str = "auto"
-    dtype: str = "auto"
+    lr: float = option(2e-4, help="learning rate (CLI default: the adapter's catalogue rate, scaled "
+                       "up for registered small models such as medvlm-tiny)")
+    batch_size: int = option(8, help="examples per micro-batch")
+    grad_accum: int = option(1, help="micro-batches per optimizer step")
+    scheduler: str = option("linear", help="linear, cosine or constant")
+    warmup_ratio: float = option(0.0, help="share of the planned steps spent warming up")
+    weight_decay: float = option(0.0, help="AdamW weight decay (not on biases and norms)")
+    max_grad_norm: float | None = option(1.0, help="gradient clipping norm")
+    seed: int = option(0, cli=NO_CLI, help="set from the run's seed")
+    epochs: int = option(3, help="cap; the budget usually stops first")
+    gradient_checkpointing: bool = option(False, help="recompute activations in backward (less memory)")
+    device: str = option("auto", help="auto, cpu, cuda, cuda:N, mps")
+    dtype: str = option("auto", help="auto, fp32 or bf16")
 
     def __post_init__(self) -> None:
         errors = []

@@ -23,8 +23,11 @@ from typing import Any
 from pefomed.errors import PefomedError
 from pefomed.models.base import LAYER_KINDS, PARTS
 from pefomed.train.budget import Budget
+from pefomed.train.config import CONFIG_FILE, dump_config
+from pefomed.train.control import RunControl
 from pefomed.train.feature_cache import FeatureCache
 from pefomed.train.loop import TrainConfig, TrainResult, train
+from pefomed.train.schema import option
 
 RUN_FILE = "run.json"
 COST_FILE = "cost.json"
@@ -37,22 +40,25 @@ class RunSpec:
     """Everything that defines a run. ``seed`` (default: ``train.seed``) seeds the model build,
     data subsets, adapter initialisation and the training loop; ``train.seed`` is set to it."""
 
-    model: str
-    dataset: str
-    adapter: str
-    train_split: str = "train"
-    eval_split: str | None = "test"
-    parts: tuple[str, ...] = ("language",)
-    layers: str = "attention"
-    settings: dict[str, Any] = field(default_factory=dict)
-    train_projector: bool = False
+    model: str = option(help="registered name, folder or hub id")
+    dataset: str = option(help="registered name or path")
+    adapter: str = option(help="adapter method (see `pefomed ls adapters`)")
+    train_split: str = option("train")
+    eval_split: str | None = option("test", help="split scored after training")
+    parts: tuple[str, ...] = option(("language",), help="model parts to adapt: vision, projector, language")
+    layers: str = option("attention", help="attention, mlp or all-linear")
+    settings: dict[str, Any] = option(default_factory=dict, cli="--set", help="adapter setting, e.g. --set r=16")
+    train_projector: bool = option(False, help="also train the projector fully")
     train: TrainConfig = field(default_factory=TrainConfig)
     budget: Budget = field(default_factory=lambda: Budget(max_steps=100))
-    eval_limit: int | None = None
-    train_limit: int | None = None
-    protocols: tuple[str, ...] | None = None
-    seed: int | None = None
-    out_dir: str | None = None
+    control: RunControl = field(default_factory=RunControl)
+    eval_limit: int | None = option(None, help="evaluate on a seeded subset of this many records")
+    train_limit: int | None = option(None, help="train on a seeded subset of this many records")
+    protocols: tuple[str, ...] | None = option(None, help="scoring protocols (default: the standard set)")
+    seed: int | None = option(None, help="seeds the model build, data subsets, adapter and training")
+    feature_cache: bool = option(True, help="compute frozen image features once per image (exact; off "
+                                 "when the tower trains)")
+    out_dir: str | None = option(None, cli="--out", help="run folder to write (default runs/<model>-<adapter>-<time>)")
 
     def __post_init__(self) -> None:
         errors = []
@@ -78,6 +84,10 @@ class RunSpec:
             errors.append(f"train must be a TrainConfig, but got {type(self.train).__name__}")
         if not isinstance(self.budget, Budget):
             errors.append(f"budget must be a Budget, but got {type(self.budget).__name__}")
+        if not isinstance(self.control, RunControl):
+            errors.append(f"control must be a RunControl, but got {type(self.control).__name__}")
+        if not isinstance(self.feature_cache, bool):
+            errors.append(f"feature_cache must be true or false, but got {self.feature_cache!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             errors.append(f"seed must be an integer or None, but got {self.seed!r}")
         if errors:
@@ -94,6 +104,7 @@ class RunSpec:
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data.update(parts=list(self.parts), train=self.train.to_dict(), budget=self.budget.to_dict(),
+                    control=self.control.to_dict(),
                     settings=dict(self.settings),
                     protocols=list(self.protocols) if self.protocols is not None else None)
         return data
@@ -109,6 +120,8 @@ class RunSpec:
             kwargs["train"] = TrainConfig.from_dict(kwargs["train"])
         if isinstance(kwargs.get("budget"), dict):
             kwargs["budget"] = Budget.from_dict(kwargs["budget"])
+        if isinstance(kwargs.get("control"), dict):
+            kwargs["control"] = RunControl.from_dict(kwargs["control"])
         return cls(**kwargs)
 
 
@@ -163,11 +176,12 @@ class RunRecord:
 
 
 def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, progress: bool = True,
-                 train_data: Any = None, eval_data: Any = None) -> RunRecord:
+                 train_data: Any = None, eval_data: Any = None, resume: bool = False) -> RunRecord:
     """Build the model, inject the adapter, train within the budget, evaluate, write ``out_dir``.
 
     ``train_data`` / ``eval_data`` (a :class:`~pefomed.data.Split` or a list of records) replace
-    loading ``spec.dataset`` — a sweep loads its data once and passes it to every trial.
+    loading ``spec.dataset`` — a sweep loads its data once and passes it to every trial. Without
+    a ``feature_cache``, one is made when ``spec.feature_cache`` is on.
     """
     import torch
 
@@ -185,6 +199,8 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
     eval_split = None
     if spec.eval_split is not None:
         eval_split = _split(spec, spec.eval_split, spec.eval_limit, eval_data)
+    if feature_cache is None and spec.feature_cache:
+        feature_cache = FeatureCache()
     bundle = create_model(spec.model, seed=spec.seed)
     torch.manual_seed(spec.seed)
     adapted = inject(bundle, spec.adapter, parts=spec.parts, layers=spec.layers,
@@ -210,6 +226,7 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
             if status == "ok":
                 adapted.save(stage / ADAPTER_DIR)
             _write_json(stage / COST_FILE, result.cost.to_dict())
+            (stage / CONFIG_FILE).write_text(dump_config(spec, with_out_dir=False), encoding="utf-8")
             _write_json(stage / RUN_FILE, record.to_dict())
     return record
 
