@@ -18,7 +18,7 @@ from pefomed.train.schema import option
 
 STOP_REASONS: tuple[str, ...] = (
     "max_steps", "max_samples", "max_seconds", "max_device_seconds", "max_memory_mb",
-    "completed", "nan_loss",
+    "completed", "nan_loss", "early_stopping", "interrupted",
 )
 #: stop reasons that mean the trial failed (its metrics must not enter a comparison)
 FAILURE_REASONS: frozenset[str] = frozenset({"max_memory_mb", "nan_loss"})
@@ -138,6 +138,12 @@ class BudgetTracker:
     @property
     def wall_seconds(self) -> float:
         return time.perf_counter() - self._t0
+
+    def restore(self, *, steps: int, samples: int, wall_seconds: float, device_seconds: float) -> None:
+        """Continue counting from an earlier part of the same run (a resume): budgets are global."""
+        self.steps, self.samples = steps, samples
+        self._t0 = time.perf_counter() - wall_seconds
+        self.clock.seconds = device_seconds
 
     def samples_allowed(self, batch: int) -> int:
         """How many of the next ``batch`` samples fit under ``max_samples``."""

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -133,16 +133,54 @@ def planned_steps(n_records: int, config: TrainConfig, budget: Budget) -> int:
     return max(plan, 1)
 
 
+@dataclass
+class StepInfo:
+    """What one optimizer step did, for logs and hooks."""
+
+    step: int
+    loss: float
+    lr: float
+    grad_norm: float | None
+    samples: int
+    epoch: float
+    samples_per_second: float
+    wall_seconds: float
+    device_seconds: float
+    memory_mb: float
+
+
+class TrainHooks:
+    """What a run does around the loop (checkpoints, evaluation, logs); these defaults do nothing.
+
+    ``snapshot()`` returns the loop's full state (see :func:`train`), built only when called.
+    """
+
+    def after_step(self, info: StepInfo, snapshot: Callable[[], dict[str, Any]]) -> str | None:
+        """Called after every optimizer step; a returned string stops the run with that reason."""
+        return None
+
+    def at_end(self, stop: str, snapshot: Callable[[], dict[str, Any]]) -> None:
+        """Called once when the loop ends, before the model leaves training mode."""
+
+
 def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: Budget, *,
-          feature_cache: FeatureCache | None = None, progress: bool = True) -> TrainResult:
+          feature_cache: FeatureCache | None = None, progress: bool = True, hooks: TrainHooks | None = None,
+          resume: dict[str, Any] | None = None, log_every: float = 30.0) -> TrainResult:
     """Train ``adapted`` on ``records`` until the first budget limit, the epoch cap, or a NaN.
 
     Calls ``adapted.prepare_for_training(total_steps)`` first and ``adapted.on_step(step)`` after
-    every optimizer step (before gradients are cleared: AdaLoRA scores use them).
+    every optimizer step (before gradients are cleared: AdaLoRA scores use them). ``resume`` is a
+    snapshot from an earlier run on the same records and config: weights, optimizer, scheduler,
+    AdaLoRA allocator, RNG states, data position and the spend so far are restored, so the run
+    continues exactly where the snapshot was taken.
     """
+    from pefomed.train import checkpoint as ckpt
+    from pefomed.train.progress import Progress
+
     records = list(records)
     if not records:
         raise PefomedError("train needs at least one record, but got 0; check the dataset/split/limit")
+    hooks = hooks or TrainHooks()
     device = resolve_device(config.device)
     if adapted.trainable_parameters() == 0:
         # the zero-shot baseline (`frozen`): nothing to train, so no steps and no spend
@@ -167,16 +205,42 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
     tracker = BudgetTracker(budget, device)
     losses: list[float] = []
     tokens = 0
+    shuffle = torch.Generator().manual_seed(config.seed)
+    start_epoch, skip = 0, 0
+    if resume is not None:
+        ckpt.load_trainable(model, resume["trainable"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        ckpt.load_adalora(adapted.model, resume.get("adalora"))
+        tracker.restore(steps=resume["step"], samples=resume["samples"],
+                        wall_seconds=resume["wall_seconds"], device_seconds=resume["device_seconds"])
+        losses, tokens = list(resume["losses"]), resume["tokens"]
+        shuffle.set_state(resume["shuffle"])
+        start_epoch, skip = resume["epoch"], resume["batch"]
+        ckpt.load_rng(resume["rng"])
+    position = {"epoch": start_epoch, "batch": skip, "shuffle": shuffle.get_state()}
+
+    def snapshot() -> dict[str, Any]:
+        return {"step": tracker.steps, "samples": tracker.samples, "tokens": tokens, "losses": list(losses),
+                "wall_seconds": tracker.wall_seconds, "device_seconds": tracker.clock.seconds,
+                **position, "trainable": ckpt.trainable_state(model), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "adalora": ckpt.adalora_state(adapted.model),
+                "rng": ckpt.rng_state()}
+
     stop = "completed"
     model.train()
-    shuffle = torch.Generator().manual_seed(config.seed)
-    bar = _Bar(total_steps, enabled=progress)
+    bar = Progress(total_steps, enabled=progress, every=log_every, start_step=tracker.steps)
+    per_batch = config.effective_batch
     try:
-        for _ in range(config.epochs):
+        for epoch in range(start_epoch, config.epochs):
+            epoch_rng = shuffle.get_state()  # the order is regenerated from it on resume
             order = torch.randperm(len(records), generator=shuffle)
-            for start in range(0, len(records), config.effective_batch):
-                group = [records[i] for i in order[start:start + config.effective_batch].tolist()]
+            for index, start in enumerate(range(0, len(records), per_batch)):
+                if epoch == start_epoch and index < skip:
+                    continue
+                group = [records[i] for i in order[start:start + per_batch].tolist()]
                 group = group[:tracker.samples_allowed(len(group))]
+                t0 = time.perf_counter()
                 tracker.clock.start()
                 stats = _backward_or_oom(runner, group, config.batch_size)
                 if stats is None or not math.isfinite(stats.loss):
@@ -184,9 +248,11 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
                     optimizer.zero_grad(set_to_none=True)
                     stop = "max_memory_mb" if stats is None else "nan_loss"
                     break
+                grad_norm = None
                 if config.max_grad_norm is not None:
                     params = [p for g in optimizer.param_groups for p in g["params"]]
-                    torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm))
+                lr = float(optimizer.param_groups[0]["lr"])
                 optimizer.step()
                 scheduler.step()
                 adapted.on_step(tracker.steps)
@@ -195,15 +261,24 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
                 tracker.record_step(stats.samples)
                 losses.append(stats.loss)
                 tokens += stats.tokens
-                bar.update(stats.loss, tracker)
+                position.update(epoch=epoch, batch=index + 1, shuffle=epoch_rng)
+                bar.update(tracker.steps, stats.samples, stats.loss, tracker.remaining())
                 reason = tracker.check()
-                if reason:
-                    stop = reason
+                info = StepInfo(step=tracker.steps, loss=stats.loss, lr=lr, grad_norm=grad_norm,
+                                samples=tracker.samples, epoch=tracker.samples / len(records),
+                                samples_per_second=stats.samples / max(time.perf_counter() - t0, 1e-9),
+                                wall_seconds=tracker.wall_seconds, device_seconds=tracker.clock.seconds,
+                                memory_mb=tracker.memory.peak_mb)
+                hook_reason = hooks.after_step(info, snapshot)
+                if reason or hook_reason:
+                    stop = reason or hook_reason
                     break
             if stop != "completed":
                 break
+        if stop not in FAILURE_REASONS:
+            hooks.at_end(stop, snapshot)
     finally:
-        bar.close()
+        bar.close(stop)
         model.eval()
         if config.gradient_checkpointing:
             _checkpointing(model, False)
@@ -273,34 +348,3 @@ def _cost(adapted: Any, tracker: BudgetTracker, tokens: int, bound: Any) -> Cost
         feature_cache=bound is not None, cache_hits=bound.hits if bound else 0,
         cache_misses=bound.misses if bound else 0, cache_seconds_saved=bound.seconds_saved if bound else 0.0,
     )
-
-
-class _Bar:
-    """A rich progress bar on stderr with loss, samples/s and the budget left (TTY only)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.progress = None
-        if not enabled or not sys.stderr.isatty():
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("loss {task.fields[loss]}  {task.fields[rate]} samples/s  left: {task.fields[left]}"),
-            console=Console(stderr=True), transient=True,
-        )
-        self.task = self.progress.add_task("train", total=total, loss="-", rate="-", left="-")
-        self.progress.start()
-        self._t0 = time.perf_counter()
-
-    def update(self, loss: float, tracker: BudgetTracker) -> None:
-        if self.progress is None:
-            return
-        rate = tracker.samples / max(time.perf_counter() - self._t0, 1e-9)
-        self.progress.update(self.task, advance=1, loss=f"{loss:.4f}", rate=f"{rate:.1f}",
-                             left=tracker.remaining())
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()

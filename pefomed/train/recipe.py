@@ -2,19 +2,16 @@
 
 The CLI ``pefomed train`` and every sweep trial call :func:`run_finetune`. The run folder holds
 ``adapter/``, ``run.json`` (the :class:`RunRecord`: spec, versions, device, dataset fingerprints,
-training outcome), ``cost.json``, ``metrics.json`` and ``predictions.jsonl``. Everything is
-written into a temporary sibling folder first and renamed into place at the end, so a crashed
-run leaves nothing behind and a folder that exists is complete. A run that *failed* by its own
+training outcome), ``config.yaml`` (the spec: ``pefomed train --config`` repeats the run),
+``cost.json``, ``metrics.json``, ``predictions.jsonl``, ``metrics.jsonl`` (the training log) and
+``checkpoints/``. While it trains the folder carries an in-progress marker; a folder with
+``run.json`` is complete (see :mod:`pefomed.train.run_dir`). A run that *failed* by its own
 rules (NaN loss, memory cap) still gets ``run.json`` and ``cost.json`` (status "failed") so sweeps
 can record it; it has no adapter, metrics or predictions.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -27,9 +24,9 @@ from pefomed.train.config import CONFIG_FILE, dump_config
 from pefomed.train.control import RunControl
 from pefomed.train.feature_cache import FeatureCache
 from pefomed.train.loop import TrainConfig, TrainResult, train
+from pefomed.train.run_dir import RUN_FILE
 from pefomed.train.schema import option
 
-RUN_FILE = "run.json"
 COST_FILE = "cost.json"
 ADAPTER_DIR = "adapter"
 VERSIONED = ("torch", "transformers", "peft", "bitsandbytes", "optuna", "accelerate", "pefomed")
@@ -139,6 +136,8 @@ class RunRecord:
     device: dict[str, str]
     seconds: float
     out_dir: str | None = None
+    evaluations: list[dict[str, Any]] = field(default_factory=list)  # scores while training
+    best: dict[str, Any] | None = None  # the best evaluation: step, metric, value, checkpoint
 
     @property
     def cost(self) -> Any:
@@ -176,59 +175,105 @@ class RunRecord:
 
 
 def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, progress: bool = True,
-                 train_data: Any = None, eval_data: Any = None, resume: bool = False) -> RunRecord:
+                 train_data: Any = None, eval_data: Any = None, val_data: Any = None,
+                 resume: bool = False) -> RunRecord:
     """Build the model, inject the adapter, train within the budget, evaluate, write ``out_dir``.
 
-    ``train_data`` / ``eval_data`` (a :class:`~pefomed.data.Split` or a list of records) replace
-    loading ``spec.dataset`` — a sweep loads its data once and passes it to every trial. Without
-    a ``feature_cache``, one is made when ``spec.feature_cache`` is on.
+    ``train_data`` / ``eval_data`` / ``val_data`` (a :class:`~pefomed.data.Split` or a list of
+    records) replace loading ``spec.dataset`` — a sweep loads its data once and passes it to every
+    trial. Without a ``feature_cache``, one is made when ``spec.feature_cache`` is on. ``resume``
+    continues the unfinished run in ``out_dir`` from its last checkpoint. An interrupted run
+    (SIGINT/SIGTERM) writes a checkpoint and raises :class:`TrainingInterrupted`.
     """
     import torch
 
     from pefomed.adapters import get_adapter, inject
+    from pefomed.evaluation import resolve_protocols
     from pefomed.models.registry import create_model
+    from pefomed.train import checkpoint as ckpt
+    from pefomed.train import run_dir
+    from pefomed.train.reporting import check_reporters
+    from pefomed.train.session import Session, spent_before
 
     started = time.perf_counter()
     get_adapter(spec.adapter)  # unknown names fail before any data or model is loaded
-    out = _check_out_dir(spec.out_dir)
     if spec.eval_split is not None:
-        from pefomed.evaluation import resolve_protocols
-
         resolve_protocols(spec.protocols)  # a typo must not cost a whole training run
-    train_split = _split(spec, spec.train_split, spec.train_limit, train_data)
-    eval_split = None
-    if spec.eval_split is not None:
-        eval_split = _split(spec, spec.eval_split, spec.eval_limit, eval_data)
-    if feature_cache is None and spec.feature_cache:
-        feature_cache = FeatureCache()
-    bundle = create_model(spec.model, seed=spec.seed)
-    torch.manual_seed(spec.seed)
-    adapted = inject(bundle, spec.adapter, parts=spec.parts, layers=spec.layers,
-                     settings=dict(spec.settings), train_projector=spec.train_projector)
-    result = train(adapted, train_split.records, spec.train, spec.budget,
-                   feature_cache=feature_cache, progress=progress)
-    status = "failed" if result.failed else "ok"
-    with _staging(out) as stage:
-        metrics = None
-        if eval_split is not None and status == "ok":
-            from pefomed.evaluation import evaluate
+    if spec.control.eval_every is not None:
+        resolve_protocols([spec.control.metric])
+    check_reporters(spec.control.report_to)
+    state = None
+    if resume:
+        out = run_dir.check_resumable(spec.out_dir)
+        state = spent_before(out, ckpt.load_state(ckpt.latest_checkpoint(out)))
+    else:
+        out = run_dir.check_new(spec.out_dir)
+    with run_dir.cleaned_on_error(out, created=not resume):
+        train_split = _split(spec, spec.train_split, spec.train_limit, train_data)
+        eval_split = None
+        if spec.eval_split is not None:
+            eval_split = _split(spec, spec.eval_split, spec.eval_limit, eval_data)
+        val_split = None
+        if spec.control.eval_every is not None:
+            val_split = _split(spec, spec.control.val_split, spec.control.val_limit, val_data)
+        if out is not None:
+            run_dir.mark_in_progress(out)
+            (out / CONFIG_FILE).write_text(dump_config(spec, with_out_dir=False), encoding="utf-8")
+        if feature_cache is None and spec.feature_cache:
+            feature_cache = FeatureCache()
+        bundle = create_model(spec.model, seed=spec.seed)
+        torch.manual_seed(spec.seed)
+        adapted = inject(bundle, spec.adapter, parts=spec.parts, layers=spec.layers,
+                         settings=dict(spec.settings), train_projector=spec.train_projector)
+        from pefomed.train.progress import Progress
 
-            metrics = evaluate(adapted, eval_split.records, out_dir=stage, protocols=spec.protocols,
-                               seed=spec.seed, progress=progress).to_dict()
-        record = RunRecord(
-            spec=spec, status=status, stop_reason=result.stop_reason, train=result, metrics=metrics,
-            datasets={"train": train_split.summary(),
-                      "eval": eval_split.summary() if eval_split is not None else None},
-            versions=library_versions(), device=device_info(spec.train),
-            seconds=time.perf_counter() - started, out_dir=str(out) if out is not None else None,
-        )
-        if stage is not None:
-            if status == "ok":
-                adapted.save(stage / ADAPTER_DIR)
-            _write_json(stage / COST_FILE, result.cost.to_dict())
-            (stage / CONFIG_FILE).write_text(dump_config(spec, with_out_dir=False), encoding="utf-8")
-            _write_json(stage / RUN_FILE, record.to_dict())
+        session = Session(spec, out, adapted, val_split.records if val_split is not None else None,
+                          resume=state, note=Progress(0, progress).note)
+        try:
+            with session.signals():
+                result = train(adapted, train_split.records, spec.train, spec.budget,
+                               feature_cache=feature_cache, progress=progress, hooks=session, resume=state,
+                               log_every=spec.control.log_every)
+        finally:
+            session.close()
+        if result.stop_reason == "interrupted":
+            raise TrainingInterrupted(out, result.steps)
+        status = "failed" if result.failed else "ok"
+        with run_dir.finishing(out) as stage:
+            metrics = None
+            if eval_split is not None and status == "ok":
+                from pefomed.evaluation import evaluate
+
+                metrics = evaluate(adapted, eval_split.records, out_dir=stage, protocols=spec.protocols,
+                                   seed=spec.seed, progress=progress).to_dict()
+            record = RunRecord(
+                spec=spec, status=status, stop_reason=result.stop_reason, train=result, metrics=metrics,
+                datasets={"train": train_split.summary(),
+                          "eval": eval_split.summary() if eval_split is not None else None,
+                          "validation": val_split.summary() if val_split is not None else None},
+                versions=library_versions(), device=device_info(spec.train),
+                seconds=time.perf_counter() - started, out_dir=str(out) if out is not None else None,
+                evaluations=session.evaluations, best=session.best,
+            )
+            if stage is not None:
+                if status == "ok":
+                    adapted.save(stage / ADAPTER_DIR)
+                run_dir.write_json(stage / COST_FILE, result.cost.to_dict())
+                run_dir.write_json(stage / RUN_FILE, record.to_dict())
     return record
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM stopped a run after a step; its checkpoint lets ``--resume`` continue."""
+
+    def __init__(self, out: Any, step: int) -> None:
+        self.out = out
+        self.step = step
+        super().__init__(f"interrupted after step {step}; checkpoint in {out}/checkpoints/step-{step}; "
+                         f"continue with: pefomed train --resume {out}")
+
+    def __str__(self) -> str:
+        return self.args[0]
 
 
 def _split(spec: RunSpec, split: str, limit: int | None, given: Any) -> Any:
@@ -239,48 +284,6 @@ def _split(spec: RunSpec, split: str, limit: int | None, given: Any) -> Any:
     if isinstance(given, Split):
         return given
     return Split(dataset=spec.dataset, split=split, records=list(given))
-
-
-def _check_out_dir(out_dir: str | None) -> Path | None:
-    if out_dir is None:
-        return None
-    out = Path(out_dir).expanduser()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise PefomedError(f"output folder {out} already exists and is not empty; "
-                           "give a new --out/out_dir or remove it")
-    return out
-
-
-@contextlib.contextmanager
-def _staging(out: Path | None):
-    """A temporary sibling of ``out`` that replaces it on success and vanishes on error."""
-    if out is None:
-        yield None
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        yield stage
-        _check_out_dir(str(out))  # someone may have filled it while we trained
-        if out.exists():
-            out.rmdir()
-        os.rename(stage, out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    text = json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
 def library_versions() -> dict[str, str | None]:
