@@ -137,6 +137,10 @@ def _print_summary(record) -> None:
         ("device", f"{record.device['device']} {record.device['dtype']}"),
         ("written to", record.out_dir or "-"),
     ]
+    if record.best is not None:
+        best = record.best
+        rows.insert(-1, ("best (validation)", f"{best['metric']} {best['value']:.4f} at step {best['step']}"
+                         + (f" -> {best['checkpoint']}" if best.get("checkpoint") else "")))
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)

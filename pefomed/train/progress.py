@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 
@@ -15,6 +16,16 @@ def progress_line(step: int, total: int, loss: float, rate: float, left: str, el
     """``step 40/200  loss 1.2345  3.2 samples/s  12 s  left: 160 steps`` (one format everywhere)."""
     return (f"train step {step}/{total}  loss {loss:.4f}  {rate:.1f} samples/s  {elapsed:.0f} s"
             f"  left: {left}")
+
+
+def notes(enabled: bool) -> Callable[[str], None]:
+    """A printer of lines that stay (an evaluation, a signal): while a rich bar is live it
+    redirects stderr, so these appear above the bar."""
+    def note(text: str) -> None:
+        if enabled:
+            print(text, file=sys.stderr, flush=True)
+
+    return note
 
 
 class Progress:

@@ -193,6 +193,7 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
     from pefomed.train import checkpoint as ckpt
     from pefomed.train import run_dir
     from pefomed.train.reporting import check_reporters
+    from pefomed.train.progress import notes
     from pefomed.train.session import Session, spent_before
 
     started = time.perf_counter()
@@ -225,10 +226,8 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
         torch.manual_seed(spec.seed)
         adapted = inject(bundle, spec.adapter, parts=spec.parts, layers=spec.layers,
                          settings=dict(spec.settings), train_projector=spec.train_projector)
-        from pefomed.train.progress import Progress
-
         session = Session(spec, out, adapted, val_split.records if val_split is not None else None,
-                          resume=state, note=Progress(0, progress).note)
+                          resume=state, note=notes(progress))
         try:
             with session.signals():
                 result = train(adapted, train_split.records, spec.train, spec.budget,
