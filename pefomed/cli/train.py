@@ -49,6 +49,8 @@ def train_cmd(config_path, resume_dir, print_config, as_json, **values) -> None:
         click.echo(dump_config(spec), nl=False)
         return
     record = run_finetune(spec, progress=not as_json, resume=resume_dir is not None)
+    if record.out_dir is None and spec.out_dir is not None:
+        return  # a data-parallel process other than rank 0: rank 0 reports
     if as_json:
         click.echo(json.dumps(record.to_dict(), indent=2))
     else:

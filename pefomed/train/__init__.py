@@ -14,6 +14,7 @@ from pefomed.train.recipe import RunRecord, RunSpec, TrainingInterrupted, run_fi
 
 __all__ = [
     "FAILURE_REASONS", "STOP_REASONS", "Budget", "BudgetTracker", "Cost", "FeatureCache", "RunRecord",
-    "RunControl", "RunSpec", "TrainConfig", "TrainingInterrupted", "dump_config", "load_config", "TrainResult", "cache_unavailable_reason", "planned_steps", "run_finetune",
+    "RunControl", "RunSpec", "TrainConfig", "TrainResult", "TrainingInterrupted", "dump_config", "load_config",
+    "cache_unavailable_reason", "planned_steps", "run_finetune",
     "train", "train_flops",
 ]

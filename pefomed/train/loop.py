@@ -122,14 +122,16 @@ class TrainResult:
         return cls(**kwargs)
 
 
-def planned_steps(n_records: int, config: TrainConfig, budget: Budget) -> int:
-    """Optimizer steps the schedule (and AdaLoRA) plan for: the epoch cap or a count limit."""
-    per_epoch = math.ceil(n_records / config.effective_batch)
+def planned_steps(n_records: int, config: TrainConfig, budget: Budget, processes: int = 1) -> int:
+    """Optimizer steps the schedule (and AdaLoRA) plan for: the epoch cap or a count limit.
+    ``processes`` data-parallel processes each take ``effective_batch`` records a step."""
+    per_step = config.effective_batch * processes
+    per_epoch = math.ceil(n_records / per_step)
     plan = config.epochs * per_epoch
     if budget.max_steps is not None:
         plan = min(plan, budget.max_steps)
     if budget.max_samples is not None:
-        plan = min(plan, math.ceil(budget.max_samples / config.effective_batch))
+        plan = min(plan, math.ceil(budget.max_samples / per_step))
     return max(plan, 1)
 
 
@@ -175,12 +177,14 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
     continues exactly where the snapshot was taken.
     """
     from pefomed.train import checkpoint as ckpt
+    from pefomed.train.distributed import DataParallel
     from pefomed.train.progress import Progress
 
     records = list(records)
     if not records:
         raise PefomedError("train needs at least one record, but got 0; check the dataset/split/limit")
     hooks = hooks or TrainHooks()
+    dp = DataParallel(config.device)
     device = resolve_device(config.device)
     if adapted.trainable_parameters() == 0:
         # the zero-shot baseline (`frozen`): nothing to train, so no steps and no spend
@@ -193,8 +197,9 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
     if config.gradient_checkpointing:
         _checkpointing(model, True)
     torch.manual_seed(config.seed)
-    total_steps = planned_steps(len(records), config, budget)
+    total_steps = planned_steps(len(records), config, budget, dp.world)
     adapted.prepare_for_training(total_steps)
+    dp.broadcast_parameters(model)
     optimizer, scheduler = _optimizer(model, config, total_steps)
     cache_note = ""
     bound = None
@@ -229,8 +234,8 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
 
     stop = "completed"
     model.train()
-    bar = Progress(total_steps, enabled=progress, every=log_every, start_step=tracker.steps)
-    per_batch = config.effective_batch
+    bar = Progress(total_steps, enabled=progress and dp.main, every=log_every, start_step=tracker.steps)
+    per_batch = config.effective_batch * dp.world  # global: every process takes its shard
     try:
         for epoch in range(start_epoch, config.epochs):
             epoch_rng = shuffle.get_state()  # the order is regenerated from it on resume
@@ -241,9 +246,14 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
                 group = [records[i] for i in order[start:start + per_batch].tolist()]
                 group = group[:tracker.samples_allowed(len(group))]
                 t0 = time.perf_counter()
+                spent = tracker.clock.seconds
                 tracker.clock.start()
-                stats = _backward_or_oom(runner, group, config.batch_size)
-                if stats is None or not math.isfinite(stats.loss):
+                stats = _backward_or_oom(runner, dp.shard(group), config.batch_size, model)
+                if dp.world > 1 and stats is not None:  # one loss and one gradient for all processes
+                    stats = StepStats(dp.mean(stats.loss, device), int(dp.total(stats.tokens, device)),
+                                      len(group))
+                    dp.average_gradients(model)
+                if dp.total(stats is None, device) or not math.isfinite(stats.loss):
                     tracker.clock.stop()
                     optimizer.zero_grad(set_to_none=True)
                     stop = "max_memory_mb" if stats is None else "nan_loss"
@@ -258,6 +268,7 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
                 adapted.on_step(tracker.steps)
                 optimizer.zero_grad(set_to_none=True)
                 tracker.clock.stop()
+                tracker.clock.seconds = spent + dp.total(tracker.clock.seconds - spent, device)
                 tracker.record_step(stats.samples)
                 losses.append(stats.loss)
                 tokens += stats.tokens
@@ -270,8 +281,9 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
                                 wall_seconds=tracker.wall_seconds, device_seconds=tracker.clock.seconds,
                                 memory_mb=tracker.memory.peak_mb)
                 hook_reason = hooks.after_step(info, snapshot)
-                if reason or hook_reason:
-                    stop = reason or hook_reason
+                reason = dp.decide(reason or hook_reason)  # rank 0 decides for every process
+                if reason:
+                    stop = reason
                     break
             if stop != "completed":
                 break
@@ -287,9 +299,15 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
                        epochs=tracker.samples / len(records), losses=losses, cost=cost, cache_note=cache_note)
 
 
-def _backward_or_oom(runner: StepRunner, group: list[VQARecord], batch_size: int) -> StepStats | None:
+def _backward_or_oom(runner: StepRunner, group: list[VQARecord], batch_size: int,
+                     model: torch.nn.Module) -> StepStats | None:
     """The step's stats, or None when the device ran out of memory: the device's own memory is a
     cap too, and a sweep must record that as a failed trial rather than crash."""
+    if not group:  # a data-parallel shard of a short last batch: contribute zero gradients
+        for p in model.parameters():
+            if p.requires_grad:
+                p.grad = torch.zeros_like(p)
+        return StepStats(0.0, 0, 0)
     try:
         return runner.backward(group, batch_size)
     except torch.cuda.OutOfMemoryError:  # the same class as torch.OutOfMemoryError (torch >= 2.5)

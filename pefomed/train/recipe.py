@@ -193,6 +193,7 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
     from pefomed.train import checkpoint as ckpt
     from pefomed.train import run_dir
     from pefomed.train.reporting import check_reporters
+    from pefomed.train.distributed import DataParallel, launched
     from pefomed.train.progress import notes
     from pefomed.train.session import Session, spent_before
 
@@ -203,19 +204,22 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
     if spec.control.eval_every is not None:
         resolve_protocols([spec.control.metric])
     check_reporters(spec.control.report_to)
+    main_process = DataParallel(spec.train.device).main if launched() else True  # only rank 0 writes, logs, evaluates
+    progress = progress and main_process
     state = None
     if resume:
         out = run_dir.check_resumable(spec.out_dir)
         state = spent_before(out, ckpt.load_state(ckpt.latest_checkpoint(out)))
     else:
-        out = run_dir.check_new(spec.out_dir)
+        out = run_dir.check_new(spec.out_dir) if main_process else None
+    out = out if main_process else None
     with run_dir.cleaned_on_error(out, created=not resume):
         train_split = _split(spec, spec.train_split, spec.train_limit, train_data)
         eval_split = None
-        if spec.eval_split is not None:
+        if spec.eval_split is not None and main_process:
             eval_split = _split(spec, spec.eval_split, spec.eval_limit, eval_data)
         val_split = None
-        if spec.control.eval_every is not None:
+        if spec.control.eval_every is not None and main_process:
             val_split = _split(spec, spec.control.val_split, spec.control.val_limit, val_data)
         if out is not None:
             run_dir.mark_in_progress(out)

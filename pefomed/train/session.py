@@ -51,7 +51,7 @@ class Session(TrainHooks):
         self.reporters.log(info.step, values)
         self._write_spend(info)
         stop = None
-        if c.eval_every is not None and info.step % c.eval_every == 0:
+        if c.eval_every is not None and self.val_records is not None and info.step % c.eval_every == 0:
             stop = self._evaluate(info.step, snapshot)
         if c.save_every is not None and info.step % c.save_every == 0 and self.last_saved != info.step:
             self._save(snapshot)
