@@ -39,7 +39,7 @@ class MetricsLog:
         if after_step is not None and path.is_file():
             # a resumed run recomputes the steps after its checkpoint: drop their old lines
             kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= after_step]
+                    if (record := _parse(line)) is not None and record.get("step", 0) <= after_step]
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
             os.replace(tmp, path)
@@ -52,6 +52,14 @@ class MetricsLog:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _parse(line: str) -> dict[str, Any] | None:
+    """A record, or None for a blank line or the torn last line of a killed run."""
+    try:
+        return json.loads(line) if line.strip() else None
+    except json.JSONDecodeError:
+        return None
 
 
 def read_metrics_log(path: str | Path) -> list[dict[str, Any]]:

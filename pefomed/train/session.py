@@ -74,8 +74,13 @@ class Session(TrainHooks):
     @contextlib.contextmanager
     def signals(self):
         """SIGINT/SIGTERM stop the run after the current step (a checkpoint is written); a second
-        signal acts as usual. Only where a checkpoint can be written (a run folder, main thread)."""
-        if self.run_dir is None or threading.current_thread() is not threading.main_thread():
+        signal acts as usual. Only where a checkpoint can be written (a run folder, or any process
+        of a data-parallel run) and in the main thread."""
+        from pefomed.train.distributed import launched
+
+        # every data-parallel process must see it (a launcher signals them all; rank 0 decides)
+        wanted = self.run_dir is not None or launched()
+        if not wanted or threading.current_thread() is not threading.main_thread():
             yield
             return
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -30,8 +30,7 @@ CHILD = textwrap.dedent("""
     def after_step(self, info, snapshot):
         out = after(self, info, snapshot)
         if info.step == int(os.environ["KILL_AT"]):
-            os.kill(os.getpid(), getattr(signal, os.environ["KILL_WITH"]))  # SIGINT: handled at once
-            return "interrupted" if self.interrupted else out
+            os.kill(os.getpid(), signal.SIGKILL)
         return out
     Session.after_step = after_step
     from pefomed.cli import main
@@ -39,8 +38,8 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def _child(args: list[str], kill_at: int, kill_with: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, KILL_AT=str(kill_at), KILL_WITH=kill_with,
+def _child(args: list[str], kill_at: int) -> subprocess.CompletedProcess:
+    env = dict(os.environ, KILL_AT=str(kill_at),
                PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]))
     return subprocess.run([sys.executable, "-c", CHILD, *args], env=env, capture_output=True, text=True,
                           timeout=300)
@@ -68,7 +67,7 @@ def straight(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_kill_9_then_resume_equals_an_uninterrupted_run(straight, tmp_path):
     out = tmp_path / "run"
-    killed = _child([*ARGS, "--adapter", "lora", "--set", "r=4", "--out", str(out)], kill_at=5, kill_with="SIGKILL")
+    killed = _child([*ARGS, "--adapter", "lora", "--set", "r=4", "--out", str(out)], kill_at=5)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert (out / MARKER).is_file() and not is_complete(out)
     assert [p.name for p in ckpt.checkpoint_dirs(out)] == ["step-3"]
@@ -88,20 +87,35 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(straight, tmp_path):
 
 
 @pytest.mark.slow
-def test_sigint_writes_a_checkpoint_and_resume_continues_adalora(tmp_path):
+def test_sigint_writes_a_checkpoint_and_resume_continues_adalora(tmp_path, monkeypatch):
+    import threading
+
+    from pefomed.train.session import Session
+
     args = [*ARGS, "--adapter", "adalora", "--set", "init_r=4", "--set", "target_r=2", "--set", "tinit=1",
             "--set", "tfinal=2", "--set", "deltaT=1", "--save-every", "100"]
     straight = tmp_path / "straight"
     ok = CliRunner().invoke(main, [*args, "--out", str(straight)])
     assert ok.exit_code == 0, ok.output
+    assert threading.current_thread() is threading.main_thread()  # where the handler is installed
+    after = Session.after_step
+
+    def after_step(self, info, snapshot):  # a real SIGINT in the middle of the run
+        if info.step == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+        return after(self, info, snapshot)
+
+    monkeypatch.setattr(Session, "after_step", after_step)
     out = tmp_path / "run"
-    stopped = _child([*args, "--out", str(out)], kill_at=4, kill_with="SIGINT")
-    assert stopped.returncode == 130, stopped.stderr
-    assert "continue with: pefomed train --resume" in stopped.stderr
+    stopped = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert stopped.exit_code == 130, stopped.output
+    assert f"continue with: pefomed train --resume {out}" in stopped.output
     assert [p.name for p in ckpt.checkpoint_dirs(out)] == ["step-4"]  # written on the signal
+    monkeypatch.setattr(Session, "after_step", after)
     resumed = CliRunner().invoke(main, ["train", "--resume", str(out)])
     assert resumed.exit_code == 0, resumed.output
     _same_run(straight, out)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
 
 
 def test_resume_needs_a_checkpoint_and_a_new_run_refuses_an_unfinished_folder(tmp_path):

@@ -79,3 +79,15 @@ def test_run_control_reports_every_error_at_once():
         RunControl(save_every=0, report_to=("tensorbored",), patience=3, log_every=-1)
     for word in ("save_every", "tensorbored", "patience needs eval_every", "log_every"):
         assert word in str(info.value)
+
+
+def test_a_resumed_log_drops_the_recomputed_steps_and_a_torn_last_line(tmp_path):
+    from pefomed.train.reporting import MetricsLog
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1, "train/loss": 2.0}\n{"step": 2, "train/loss": 1.5}\n{"step": 3, "tra')
+    log = MetricsLog(path, after_step=1)
+    log.log(2, {"train/loss": 1.25, "train/grad_norm": float("nan")})
+    log.close()
+    assert read_metrics_log(path) == [{"step": 1, "train/loss": 2.0},
+                                      {"step": 2, "train/loss": 1.25, "train/grad_norm": None}]
