@@ -19,8 +19,8 @@ class PefomedGroup(click.Group):
         except PefomedError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+        except KeyboardInterrupt as exc:  # a training run says where its checkpoint is
+            click.echo(str(exc) or "interrupted", err=True)
             ctx.exit(130)
 
 

@@ -6,8 +6,8 @@ import time
 
 import click
 
-from pefomed.cli.app import main, parse_parts, parse_set_options
-from pefomed.cli.inputs import data_options, echo_notes, input_options, parse_fields
+from pefomed.cli.app import main
+from pefomed.cli.inputs import echo_notes
 
 DEFAULT_MODEL = "medvlm-tiny"
 DEFAULT_DATASET = "synth-rad"
@@ -15,82 +15,43 @@ DEFAULT_DATASET = "synth-rad"
 DEFAULT_MAX_STEPS = 200
 
 
+def _leaves():
+    from pefomed.train.recipe import RunSpec
+    from pefomed.train.schema import leaves
+
+    return leaves(RunSpec)
+
+
+def _with_schema_options(command):
+    """Every RunSpec field (nested train/budget/control fields flattened) as a flag."""
+    from pefomed.train.schema import click_options
+
+    for decorator in reversed(click_options(_leaves())):
+        command = decorator(command)
+    return command
+
+
 @main.command("train")
-@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="registered name, folder or hub id")
-@click.option("--family", help="model family, when the checkpoint's config does not name one (see `pefomed ls models`)")
-@click.option("--dataset", default=DEFAULT_DATASET, show_default=True, help="registered name or path")
-@click.option("--adapter", required=True, help="adapter method (see `pefomed ls adapters`)")
-@click.option("--parts", multiple=True, help="model parts to adapt: vision, projector, language "
-              "(repeat or comma-separate; default language)")
-@click.option("--layers", default="attention", show_default=True, help="attention, mlp or all-linear")
-@click.option("--set", "set_pairs", multiple=True, metavar="KEY=VALUE",
-              help="adapter setting, e.g. --set r=16")
-@click.option("--train-projector", is_flag=True, help="also train the projector fully")
-@click.option("--max-steps", type=int, help="budget: optimizer steps")
-@click.option("--max-samples", type=int, help="budget: training examples")
-@click.option("--max-seconds", type=float, help="budget: wall-clock seconds of training")
-@click.option("--max-device-seconds", type=float, help="budget: GPU-seconds (CPU-seconds on a CPU)")
-@click.option("--max-memory-mb", type=float, help="peak memory cap; crossing it fails the run")
-@click.option("--lr", type=float, help="learning rate (default: the adapter's catalogue rate, "
-              "scaled up for registered small models such as medvlm-tiny)")
-@click.option("--batch-size", type=int, default=8, show_default=True)
-@click.option("--grad-accum", type=int, default=1, show_default=True)
-@click.option("--epochs", type=int, default=3, show_default=True, help="cap; the budget usually stops first")
-@click.option("--scheduler", default="linear", show_default=True, help="linear, cosine or constant")
-@click.option("--warmup-ratio", type=float, default=0.0, show_default=True)
-@click.option("--weight-decay", type=float, default=0.0, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps")
-@click.option("--dtype", default="auto", show_default=True, help="auto, fp32 or bf16")
-@click.option("--gradient-checkpointing", is_flag=True)
-@click.option("--train-split", default="train", show_default=True)
-@click.option("--eval-split", default="test", show_default=True)
-@click.option("--train-limit", type=int, help="train on a seeded subset of this many records")
-@click.option("--eval-limit", type=int, help="evaluate on a seeded subset of this many records")
-@click.option("--protocols", help="comma-separated scoring protocols (default: the standard set)")
-@click.option("--out", "out_dir", help="run folder to write (default runs/<model>-<adapter>-<time>)")
-@click.option("--feature-cache/--no-feature-cache", default=True, show_default=True,
-              help="compute frozen image features once per image (exact; off when the tower trains)")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML run config (keys as in --print-config); flags override it")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="continue an interrupted run folder from its last checkpoint (flags such as a "
+                   "larger --max-steps override its config)")
+@click.option("--print-config", is_flag=True, help="print the resolved config as YAML and exit")
 @click.option("--json", "as_json", is_flag=True, help="print the run record as JSON instead of tables")
-@data_options
-@click.option("--eval-dataset", help="evaluate on this dataset/file (default: --dataset's --eval-split; "
-              "a file without splits holds out --holdout-fraction of its images)")
-@click.option("--holdout-fraction", type=float, default=0.1, show_default=True,
-              help="share of images held out for evaluation when --dataset has no splits")
-@input_options
-def train_cmd(model, family, dataset, adapter, parts, layers, set_pairs, train_projector, max_steps, max_samples,
-              max_seconds, max_device_seconds, max_memory_mb, lr, batch_size, grad_accum, epochs, scheduler,
-              warmup_ratio, weight_decay, seed, device, dtype, gradient_checkpointing, train_split,
-              eval_split, train_limit, eval_limit, protocols, out_dir, feature_cache, as_json,
-              dataset_root, field_pairs, language, on_bad_record, eval_dataset, holdout_fraction,
-              prompt_template, image_size, max_pixels) -> None:
+@_with_schema_options
+def train_cmd(config_path, resume_dir, print_config, as_json, **values) -> None:
     """Fine-tune MODEL with ADAPTER on DATASET within a budget, evaluate, write a run folder."""
-    from pefomed.train import Budget, FeatureCache, RunSpec, TrainConfig, run_finetune
+    from pefomed.train import run_finetune
+    from pefomed.train.config import dump_config
 
-    from pefomed.models.registry import default_learning_rate
-
-    if lr is None:
-        lr = default_learning_rate(model, adapter)
-    limits = dict(max_steps=max_steps, max_samples=max_samples, max_seconds=max_seconds,
-                  max_device_seconds=max_device_seconds, max_memory_mb=max_memory_mb)
-    if all(v is None for k, v in limits.items() if k != "max_memory_mb"):
-        limits["max_steps"] = DEFAULT_MAX_STEPS
-    spec = RunSpec(
-        model=model, family=family, dataset=dataset, adapter=adapter, train_split=train_split, eval_split=eval_split,
-        parts=parse_parts(parts) or ("language",), layers=layers, settings=parse_set_options(set_pairs),
-        train_projector=train_projector,
-        train=TrainConfig(lr=lr, batch_size=batch_size, grad_accum=grad_accum, epochs=epochs,
-                          scheduler=scheduler, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
-                          seed=seed, device=device, dtype=dtype,
-                          gradient_checkpointing=gradient_checkpointing),
-        budget=Budget(**limits), train_limit=train_limit, eval_limit=eval_limit,
-        protocols=_split_csv((protocols,)) if protocols else None, seed=seed,
-        out_dir=out_dir or _default_out(model, adapter),
-        prompt_template=prompt_template, image_size=image_size, max_pixels=max_pixels,
-        dataset_root=dataset_root, fields=parse_fields(field_pairs), language=language,
-        on_bad_record=on_bad_record, eval_dataset=eval_dataset, holdout_fraction=holdout_fraction,
-    )
-    record = run_finetune(spec, progress=not as_json, feature_cache=FeatureCache() if feature_cache else None)
+    spec = resolve_spec(config_path, resume_dir, values)
+    if print_config:
+        click.echo(dump_config(spec), nl=False)
+        return
+    record = run_finetune(spec, progress=not as_json, resume=resume_dir is not None)
+    if record.out_dir is None and spec.out_dir is not None:
+        return  # a data-parallel process other than rank 0: rank 0 reports
     if as_json:
         click.echo(json.dumps(record.to_dict(), indent=2))
     else:
@@ -100,8 +61,48 @@ def train_cmd(model, family, dataset, adapter, parts, layers, set_pairs, train_p
         raise SystemExit(1)
 
 
-def _split_csv(values: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+def resolve_spec(config_path: str | None, resume_dir: str | None, values: dict):
+    """File (or the resumed run's config) < flags < the CLI's own defaults for what is still unset."""
+    from pathlib import Path
+
+    from pefomed.errors import PefomedError
+    from pefomed.models.registry import default_learning_rate
+    from pefomed.train.config import CONFIG_FILE, merge, read_config, spec_from_mapping
+    from pefomed.train.schema import cli_overrides
+
+    if config_path and resume_dir:
+        raise PefomedError("give --config or --resume, not both (a resumed run uses its own config.yaml)")
+    where = "command line"
+    raw: dict = {}
+    if resume_dir:
+        path = Path(resume_dir) / CONFIG_FILE
+        if not path.is_file():
+            raise PefomedError(f"{resume_dir} has no {CONFIG_FILE}; --resume takes a run folder written "
+                               "by `pefomed train`")
+        raw, where = read_config(path), str(path)
+    elif config_path:
+        raw, where = read_config(config_path), config_path
+    overrides = cli_overrides(_leaves(), values)
+    if resume_dir:
+        overrides[("out_dir",)] = resume_dir
+    merged = merge(raw, overrides)
+    merged.setdefault("model", DEFAULT_MODEL)
+    merged.setdefault("dataset", DEFAULT_DATASET)
+    budget = merged.get("budget") if isinstance(merged.get("budget"), dict) else {}
+    if not any(budget.get(k) is not None for k in ("max_steps", "max_samples", "max_seconds",
+                                                    "max_device_seconds")):
+        merged = merge(merged, {("budget", "max_steps"): DEFAULT_MAX_STEPS})
+    train = merged.get("train") if isinstance(merged.get("train"), dict) else {}
+    if train.get("lr") is None and isinstance(merged.get("adapter"), str):
+        try:
+            lr = default_learning_rate(merged["model"], merged["adapter"])
+        except PefomedError:
+            lr = None  # an unknown adapter: reported with every other problem below
+        if lr is not None:
+            merged = merge(merged, {("train", "lr"): lr})
+    if not merged.get("out_dir") and isinstance(merged.get("adapter"), str):
+        merged["out_dir"] = _default_out(merged["model"], merged["adapter"])
+    return spec_from_mapping(merged, where=where)
 
 
 def _default_out(model: str, adapter: str) -> str:
@@ -143,6 +144,10 @@ def _print_summary(record) -> None:
         ("device", f"{record.device['device']} {record.device['dtype']}"),
         ("written to", record.out_dir or "-"),
     ]
+    if record.best is not None:
+        best = record.best
+        rows.insert(-1, ("best (validation)", f"{best['metric']} {best['value']:.4f} at step {best['step']}"
+                         + (f" -> {best['checkpoint']}" if best.get("checkpoint") else "")))
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)

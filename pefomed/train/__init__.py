@@ -8,10 +8,13 @@ from pefomed.train.budget import FAILURE_REASONS, STOP_REASONS, Budget, BudgetTr
 from pefomed.train.cost import Cost, train_flops
 from pefomed.train.feature_cache import FeatureCache, cache_unavailable_reason
 from pefomed.train.loop import TrainConfig, TrainResult, planned_steps, train
-from pefomed.train.recipe import RunRecord, RunSpec, run_finetune
+from pefomed.train.config import dump_config, load_config
+from pefomed.train.control import RunControl
+from pefomed.train.recipe import RunRecord, RunSpec, TrainingInterrupted, run_finetune
 
 __all__ = [
     "FAILURE_REASONS", "STOP_REASONS", "Budget", "BudgetTracker", "Cost", "FeatureCache", "RunRecord",
-    "RunSpec", "TrainConfig", "TrainResult", "cache_unavailable_reason", "planned_steps", "run_finetune",
+    "RunControl", "RunSpec", "TrainConfig", "TrainResult", "TrainingInterrupted", "dump_config", "load_config",
+    "cache_unavailable_reason", "planned_steps", "run_finetune",
     "train", "train_flops",
 ]

@@ -15,10 +15,11 @@ from typing import Any
 import torch
 
 from pefomed.errors import PefomedError
+from pefomed.train.schema import option
 
 STOP_REASONS: tuple[str, ...] = (
     "max_steps", "max_samples", "max_seconds", "max_device_seconds", "max_memory_mb",
-    "completed", "nan_loss", "diverged",
+    "completed", "nan_loss", "diverged", "early_stopping", "interrupted",
 )
 #: stop reasons that mean the trial failed (its metrics must not enter a comparison)
 FAILURE_REASONS: frozenset[str] = frozenset({"max_memory_mb", "nan_loss", "diverged"})
@@ -34,11 +35,11 @@ class Budget:
     set size on the CPU); crossing it is recorded as a failure, not raised.
     """
 
-    max_steps: int | None = None
-    max_samples: int | None = None
-    max_seconds: float | None = None
-    max_device_seconds: float | None = None
-    max_memory_mb: float | None = None
+    max_steps: int | None = option(None, help="budget: optimizer steps")
+    max_samples: int | None = option(None, help="budget: training examples")
+    max_seconds: float | None = option(None, help="budget: wall-clock seconds of training")
+    max_device_seconds: float | None = option(None, help="budget: GPU-seconds (CPU-seconds on a CPU)")
+    max_memory_mb: float | None = option(None, help="peak memory cap; crossing it fails the run")
 
     def __post_init__(self) -> None:
         errors = []
@@ -218,6 +219,12 @@ class BudgetTracker:
     @property
     def wall_seconds(self) -> float:
         return time.perf_counter() - self._t0
+
+    def restore(self, *, steps: int, samples: int, wall_seconds: float, device_seconds: float) -> None:
+        """Continue counting from an earlier part of the same run (a resume): budgets are global."""
+        self.steps, self.samples = steps, samples
+        self._t0 = time.perf_counter() - wall_seconds
+        self.clock.seconds = device_seconds
 
     def samples_allowed(self, batch: int) -> int:
         """How many of the next ``batch`` samples fit under ``max_samples``."""

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -17,6 +17,7 @@ from pefomed.train.cost import Cost, flop_parts, train_flops
 from pefomed.train.divergence import DivergenceWatch
 from pefomed.train.feature_cache import FeatureCache, cache_unavailable_reason
 from pefomed.train.inputs import check_train_inputs
+from pefomed.train.schema import NO_CLI, option
 from pefomed.train.step import StepRunner, StepStats, is_quantized, resolve_device, resolve_dtype
 
 SCHEDULERS: tuple[str, ...] = ("linear", "cosine", "constant")
@@ -32,18 +33,19 @@ class TrainConfig:
     bf16 autocast where the GPU supports it and fp32 otherwise.
     """
 
-    lr: float = 2e-4
-    batch_size: int = 8
-    grad_accum: int = 1
-    scheduler: str = "linear"
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
-    max_grad_norm: float | None = 1.0
-    seed: int = 0
-    epochs: int = 3
-    gradient_checkpointing: bool = False
-    device: str = "auto"
-    dtype: str = "auto"
+    lr: float = option(2e-4, help="learning rate (CLI default: the adapter's catalogue rate, scaled "
+                       "up for registered small models such as medvlm-tiny)")
+    batch_size: int = option(8, help="examples per micro-batch")
+    grad_accum: int = option(1, help="micro-batches per optimizer step")
+    scheduler: str = option("linear", help="linear, cosine or constant")
+    warmup_ratio: float = option(0.0, help="share of the planned steps spent warming up")
+    weight_decay: float = option(0.0, help="AdamW weight decay (not on biases and norms)")
+    max_grad_norm: float | None = option(1.0, help="gradient clipping norm")
+    seed: int = option(0, cli=NO_CLI, help="set from the run's seed")
+    epochs: int = option(3, help="cap; the budget usually stops first")
+    gradient_checkpointing: bool = option(False, help="recompute activations in backward (less memory)")
+    device: str = option("auto", help="auto, cpu, cuda, cuda:N, mps")
+    dtype: str = option("auto", help="auto, fp32 or bf16")
 
     def __post_init__(self) -> None:
         errors = []
@@ -122,27 +124,69 @@ class TrainResult:
         return cls(**kwargs)
 
 
-def planned_steps(n_records: int, config: TrainConfig, budget: Budget) -> int:
-    """Optimizer steps the schedule (and AdaLoRA) plan for: the epoch cap or a count limit."""
-    per_epoch = math.ceil(n_records / config.effective_batch)
+def planned_steps(n_records: int, config: TrainConfig, budget: Budget, processes: int = 1) -> int:
+    """Optimizer steps the schedule (and AdaLoRA) plan for: the epoch cap or a count limit.
+    ``processes`` data-parallel processes each take ``effective_batch`` records a step."""
+    per_step = config.effective_batch * processes
+    per_epoch = math.ceil(n_records / per_step)
     plan = config.epochs * per_epoch
     if budget.max_steps is not None:
         plan = min(plan, budget.max_steps)
     if budget.max_samples is not None:
-        plan = min(plan, math.ceil(budget.max_samples / config.effective_batch))
+        plan = min(plan, math.ceil(budget.max_samples / per_step))
     return max(plan, 1)
 
 
+@dataclass
+class StepInfo:
+    """What one optimizer step did, for logs and hooks."""
+
+    step: int
+    loss: float
+    lr: float
+    grad_norm: float | None
+    samples: int
+    epoch: float
+    samples_per_second: float
+    wall_seconds: float
+    device_seconds: float
+    memory_mb: float
+
+
+class TrainHooks:
+    """What a run does around the loop (checkpoints, evaluation, logs); these defaults do nothing.
+
+    ``snapshot()`` returns the loop's full state (see :func:`train`), built only when called.
+    """
+
+    def after_step(self, info: StepInfo, snapshot: Callable[[], dict[str, Any]]) -> str | None:
+        """Called after every optimizer step; a returned string stops the run with that reason."""
+        return None
+
+    def at_end(self, stop: str, snapshot: Callable[[], dict[str, Any]]) -> None:
+        """Called once when the loop ends, before the model leaves training mode."""
+
+
 def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: Budget, *,
-          feature_cache: FeatureCache | None = None, progress: bool = True) -> TrainResult:
+          feature_cache: FeatureCache | None = None, progress: bool = True, hooks: TrainHooks | None = None,
+          resume: dict[str, Any] | None = None, log_every: float = 30.0) -> TrainResult:
     """Train ``adapted`` on ``records`` until the first budget limit, the epoch cap, or a NaN.
 
     Calls ``adapted.prepare_for_training(total_steps)`` first and ``adapted.on_step(step)`` after
-    every optimizer step (before gradients are cleared: AdaLoRA scores use them).
+    every optimizer step (before gradients are cleared: AdaLoRA scores use them). ``resume`` is a
+    snapshot from an earlier run on the same records and config: weights, optimizer, scheduler,
+    AdaLoRA allocator, RNG states, data position and the spend so far are restored, so the run
+    continues exactly where the snapshot was taken.
     """
+    from pefomed.train import checkpoint as ckpt
+    from pefomed.train.distributed import DataParallel
+    from pefomed.train.progress import Progress
+
     records = check_train_inputs(adapted, records, config, budget)
     if not records:
         raise PefomedError("train needs at least one record, but got 0; check the dataset/split/limit")
+    hooks = hooks or TrainHooks()
+    dp = DataParallel(config.device)
     device = resolve_device(config.device)
     if adapted.trainable_parameters() == 0:
         # the zero-shot baseline (`frozen`): nothing to train, so no steps and no spend
@@ -155,8 +199,9 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
     if config.gradient_checkpointing:
         _checkpointing(model, True)
     torch.manual_seed(config.seed)
-    total_steps = planned_steps(len(records), config, budget)
+    total_steps = planned_steps(len(records), config, budget, dp.world)
     adapted.prepare_for_training(total_steps)
+    dp.broadcast_parameters(model)
     optimizer, scheduler = _optimizer(model, config, total_steps)
     watch = DivergenceWatch([p for g in optimizer.param_groups for p in g["params"]])
     cache_note = ""
@@ -168,43 +213,87 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
     tracker = BudgetTracker(budget, device)
     losses: list[float] = []
     tokens = 0
+    shuffle = torch.Generator().manual_seed(config.seed)
+    start_epoch, skip = 0, 0
+    if resume is not None:
+        ckpt.load_trainable(model, resume["trainable"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        ckpt.load_adalora(adapted.model, resume.get("adalora"))
+        tracker.restore(steps=resume["step"], samples=resume["samples"],
+                        wall_seconds=resume["wall_seconds"], device_seconds=resume["device_seconds"])
+        losses, tokens = list(resume["losses"]), resume["tokens"]
+        shuffle.set_state(resume["shuffle"])
+        start_epoch, skip = resume["epoch"], resume["batch"]
+        ckpt.load_rng(resume["rng"])
+    position = {"epoch": start_epoch, "batch": skip, "shuffle": shuffle.get_state()}
+
+    def snapshot() -> dict[str, Any]:
+        return {"step": tracker.steps, "samples": tracker.samples, "tokens": tokens, "losses": list(losses),
+                "wall_seconds": tracker.wall_seconds, "device_seconds": tracker.clock.seconds,
+                **position, "trainable": ckpt.trainable_state(model), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "adalora": ckpt.adalora_state(adapted.model),
+                "rng": ckpt.rng_state()}
+
     stop = "completed"
     model.train()
-    shuffle = torch.Generator().manual_seed(config.seed)
-    bar = _Bar(total_steps, enabled=progress)
+    bar = Progress(total_steps, enabled=progress and dp.main, every=log_every, start_step=tracker.steps)
+    per_batch = config.effective_batch * dp.world  # global: every process takes its shard
     try:
-        for _ in range(config.epochs):
+        for epoch in range(start_epoch, config.epochs):
+            epoch_rng = shuffle.get_state()  # the order is regenerated from it on resume
             order = torch.randperm(len(records), generator=shuffle)
-            for start in range(0, len(records), config.effective_batch):
-                group = [records[i] for i in order[start:start + config.effective_batch].tolist()]
+            for index, start in enumerate(range(0, len(records), per_batch)):
+                if epoch == start_epoch and index < skip:
+                    continue
+                group = [records[i] for i in order[start:start + per_batch].tolist()]
                 group = group[:tracker.samples_allowed(len(group))]
+                t0 = time.perf_counter()
+                spent = tracker.clock.seconds
                 tracker.clock.start()
-                stats = _backward_or_oom(runner, group, config.batch_size)
-                if stats is None or not math.isfinite(stats.loss):
+                stats = _backward_or_oom(runner, dp.shard(group), config.batch_size, model)
+                if dp.world > 1 and stats is not None:  # one loss and one gradient for all processes
+                    stats = StepStats(dp.mean(stats.loss, device), int(dp.total(stats.tokens, device)),
+                                      len(group))
+                    dp.average_gradients(model)
+                if dp.total(stats is None, device) or not math.isfinite(stats.loss):
                     tracker.clock.stop()
                     optimizer.zero_grad(set_to_none=True)
                     stop = "max_memory_mb" if stats is None else "nan_loss"
                     break
+                grad_norm = None
                 if config.max_grad_norm is not None:
                     params = [p for g in optimizer.param_groups for p in g["params"]]
-                    torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm))
+                lr = float(optimizer.param_groups[0]["lr"])
                 optimizer.step()
                 scheduler.step()
                 adapted.on_step(tracker.steps)
                 optimizer.zero_grad(set_to_none=True)
                 tracker.clock.stop()
+                tracker.clock.seconds = spent + dp.total(tracker.clock.seconds - spent, device)
                 tracker.record_step(stats.samples)
                 losses.append(stats.loss)
                 tokens += stats.tokens
-                bar.update(stats.loss, tracker)
+                position.update(epoch=epoch, batch=index + 1, shuffle=epoch_rng)
+                bar.update(tracker.steps, stats.samples, stats.loss, tracker.remaining())
                 reason = watch.check(stats.loss) or tracker.check()
+                info = StepInfo(step=tracker.steps, loss=stats.loss, lr=lr, grad_norm=grad_norm,
+                                samples=tracker.samples, epoch=tracker.samples / len(records),
+                                samples_per_second=stats.samples / max(time.perf_counter() - t0, 1e-9),
+                                wall_seconds=tracker.wall_seconds, device_seconds=tracker.clock.seconds,
+                                memory_mb=tracker.memory.peak_mb)
+                hook_reason = hooks.after_step(info, snapshot)
+                reason = dp.decide(reason or hook_reason)  # rank 0 decides for every process
                 if reason:
                     stop = reason
                     break
             if stop != "completed":
                 break
+        if stop not in FAILURE_REASONS:
+            hooks.at_end(stop, snapshot)
     finally:
-        bar.close()
+        bar.close(stop)
         model.eval()
         if config.gradient_checkpointing:
             _checkpointing(model, False)
@@ -213,9 +302,15 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
                        epochs=tracker.samples / len(records), losses=losses, cost=cost, cache_note=cache_note)
 
 
-def _backward_or_oom(runner: StepRunner, group: list[VQARecord], batch_size: int) -> StepStats | None:
+def _backward_or_oom(runner: StepRunner, group: list[VQARecord], batch_size: int,
+                     model: torch.nn.Module) -> StepStats | None:
     """The step's stats, or None when the device ran out of memory: the device's own memory is a
     cap too, and a sweep must record that as a failed trial rather than crash."""
+    if not group:  # a data-parallel shard of a short last batch: contribute zero gradients
+        for p in model.parameters():
+            if p.requires_grad:
+                p.grad = torch.zeros_like(p)
+        return StepStats(0.0, 0, 0)
     try:
         return runner.backward(group, batch_size)
     except torch.cuda.OutOfMemoryError:  # the same class as torch.OutOfMemoryError (torch >= 2.5)
@@ -274,34 +369,3 @@ def _cost(adapted: Any, tracker: BudgetTracker, tokens: int, bound: Any) -> Cost
         feature_cache=bound is not None, cache_hits=bound.hits if bound else 0,
         cache_misses=bound.misses if bound else 0, cache_seconds_saved=bound.seconds_saved if bound else 0.0,
     )
-
-
-class _Bar:
-    """A rich progress bar on stderr with loss, samples/s and the budget left (TTY only)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.progress = None
-        if not enabled or not sys.stderr.isatty():
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("loss {task.fields[loss]}  {task.fields[rate]} samples/s  left: {task.fields[left]}"),
-            console=Console(stderr=True), transient=True,
-        )
-        self.task = self.progress.add_task("train", total=total, loss="-", rate="-", left="-")
-        self.progress.start()
-        self._t0 = time.perf_counter()
-
-    def update(self, loss: float, tracker: BudgetTracker) -> None:
-        if self.progress is None:
-            return
-        rate = tracker.samples / max(time.perf_counter() - self._t0, 1e-9)
-        self.progress.update(self.task, advance=1, loss=f"{loss:.4f}", rate=f"{rate:.1f}",
-                             left=tracker.remaining())
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()

@@ -2,19 +2,16 @@
 
 The CLI ``pefomed train`` and every sweep trial call :func:`run_finetune`. The run folder holds
 ``adapter/``, ``run.json`` (the :class:`RunRecord`: spec, versions, device, dataset fingerprints,
-training outcome), ``cost.json``, ``metrics.json`` and ``predictions.jsonl``. Everything is
-written into a temporary sibling folder first and renamed into place at the end, so a crashed
-run leaves nothing behind and a folder that exists is complete. A run that *failed* by its own
+training outcome), ``config.yaml`` (the spec: ``pefomed train --config`` repeats the run),
+``cost.json``, ``metrics.json``, ``predictions.jsonl``, ``metrics.jsonl`` (the training log) and
+``checkpoints/``. While it trains the folder carries an in-progress marker; a folder with
+``run.json`` is complete (see :mod:`pefomed.train.run_dir`). A run that *failed* by its own
 rules (NaN loss, memory cap) still gets ``run.json`` and ``cost.json`` (status "failed") so sweeps
 can record it; it has no adapter, metrics or predictions.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -24,13 +21,16 @@ from pefomed.errors import PefomedError
 from pefomed.models.base import LAYER_KINDS, PARTS
 from pefomed.models.prompts import apply_template
 from pefomed.models.resolution import apply_resolution
-from pefomed.train.data import load_run_data
 from pefomed.train.budget import Budget
+from pefomed.train.config import CONFIG_FILE, dump_config
+from pefomed.train.control import RunControl
+from pefomed.train.data import dataset_kwargs, load_run_data
 from pefomed.train.feature_cache import FeatureCache
 from pefomed.train.inputs import check_device
 from pefomed.train.loop import TrainConfig, TrainResult, train
+from pefomed.train.run_dir import RUN_FILE
+from pefomed.train.schema import option
 
-RUN_FILE = "run.json"
 COST_FILE = "cost.json"
 ADAPTER_DIR = "adapter"
 VERSIONED = ("torch", "transformers", "peft", "bitsandbytes", "optuna", "accelerate", "pefomed")
@@ -41,39 +41,45 @@ class RunSpec:
     """Everything that defines a run. ``seed`` (default: ``train.seed``) seeds the model build,
     data subsets, adapter initialisation and the training loop; ``train.seed`` is set to it."""
 
-    model: str
-    dataset: str
-    adapter: str
-    train_split: str = "train"
-    eval_split: str | None = "test"
-    parts: tuple[str, ...] = ("language",)
-    layers: str = "attention"
-    settings: dict[str, Any] = field(default_factory=dict)
-    train_projector: bool = False
+    model: str = option(help="registered name, folder or hub id")
+    dataset: str = option(help="registered name or path")
+    adapter: str = option(help="adapter method (see `pefomed ls adapters`)")
+    train_split: str = option("train")
+    eval_split: str | None = option("test", help="split scored after training")
+    parts: tuple[str, ...] = option(("language",), help="model parts to adapt: vision, projector, language")
+    layers: str = option("attention", help="attention, mlp or all-linear")
+    settings: dict[str, Any] = option(default_factory=dict, cli="--set", help="adapter setting, e.g. --set r=16")
+    train_projector: bool = option(False, help="also train the projector fully")
     train: TrainConfig = field(default_factory=TrainConfig)
     budget: Budget = field(default_factory=lambda: Budget(max_steps=100))
-    eval_limit: int | None = None
-    train_limit: int | None = None
-    protocols: tuple[str, ...] | None = None
-    seed: int | None = None
-    out_dir: str | None = None
-    #: the model family, for a checkpoint whose config does not name a registered one
-    family: str | None = None
-    #: how questions become prompts: auto (the checkpoint's chat template if it has one, else
-    #: plain), plain, chat, a format string with {question}, Jinja, or a file (models/prompts.py)
-    prompt_template: str | None = None
+    control: RunControl = field(default_factory=RunControl)
+    eval_limit: int | None = option(None, help="evaluate on a seeded subset of this many records")
+    train_limit: int | None = option(None, help="train on a seeded subset of this many records")
+    protocols: tuple[str, ...] | None = option(None, help="scoring protocols (default: the standard set)")
+    seed: int | None = option(None, help="seeds the model build, data subsets, adapter and training")
+    feature_cache: bool = option(True, help="compute frozen image features once per image (exact; off "
+                                 "when the tower trains)")
+    out_dir: str | None = option(None, cli="--out", help="run folder to write (default runs/<model>-<adapter>-<time>)")
+    family: str | None = option(None, help="model family, when the checkpoint's config does not name one "
+                                "(see `pefomed ls models`)")
+    #: how questions become prompts (models/prompts.py)
+    prompt_template: str | None = option(None, help="auto (the checkpoint's chat template if it has one, else "
+                                         "plain), plain, chat, a format string with {question}, Jinja, or a file")
     #: image resolution, one of the two (models/resolution.py: what each family makes of it)
-    image_size: int | None = None
-    max_pixels: int | None = None
-    #: data: where a dataset's files/images are, column mapping for files, SLAKE's language,
-    #: bad-record policy (None: skip for registered public datasets, error for your files)
-    dataset_root: str | None = None
-    fields: dict[str, str] | None = None
-    language: str | None = None
-    on_bad_record: str | None = None
-    #: a separate evaluation dataset (file or name); else a file without splits is held out from
-    eval_dataset: str | None = None
-    holdout_fraction: float = 0.1
+    image_size: int | None = option(None, help="image size: Qwen max_pixels=N*N, Idefics3/SmolVLM longest "
+                                    "edge, fixed-size towers only their own size")
+    max_pixels: int | None = option(None, help="cap on pixels per image (Qwen2-VL/2.5-VL, Idefics3/SmolVLM)")
+    #: data options (None for on_bad_record: skip for registered public datasets, error for your files)
+    dataset_root: str | None = option(None, help="folder holding the dataset's files and images")
+    fields: dict[str, str] | None = option(None, cli="--field", help="column mapping for your files, "
+                                           "e.g. --field image=img_path")
+    language: str | None = option(None, help="dataset language (SLAKE: en or zh)")
+    on_bad_record: str | None = option(None, help="error or skip (default: skip for public datasets, "
+                                       "error for your files)")
+    eval_dataset: str | None = option(None, help="evaluate on this dataset/file (default: --dataset's "
+                                      "--eval-split; a file without splits holds out --holdout-fraction)")
+    holdout_fraction: float = option(0.1, help="share of images held out for evaluation when --dataset "
+                                     "has no splits")
 
     def __post_init__(self) -> None:
         errors = []
@@ -101,6 +107,10 @@ class RunSpec:
             errors.append(f"train must be a TrainConfig, but got {type(self.train).__name__}")
         if not isinstance(self.budget, Budget):
             errors.append(f"budget must be a Budget, but got {type(self.budget).__name__}")
+        if not isinstance(self.control, RunControl):
+            errors.append(f"control must be a RunControl, but got {type(self.control).__name__}")
+        if not isinstance(self.feature_cache, bool):
+            errors.append(f"feature_cache must be true or false, but got {self.feature_cache!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             errors.append(f"seed must be an integer or None, but got {self.seed!r}")
         errors += _input_errors(self)
@@ -118,6 +128,7 @@ class RunSpec:
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data.update(parts=list(self.parts), train=self.train.to_dict(), budget=self.budget.to_dict(),
+                    control=self.control.to_dict(),
                     settings=dict(self.settings),
                     protocols=list(self.protocols) if self.protocols is not None else None)
         return data
@@ -133,6 +144,8 @@ class RunSpec:
             kwargs["train"] = TrainConfig.from_dict(kwargs["train"])
         if isinstance(kwargs.get("budget"), dict):
             kwargs["budget"] = Budget.from_dict(kwargs["budget"])
+        if isinstance(kwargs.get("control"), dict):
+            kwargs["control"] = RunControl.from_dict(kwargs["control"])
         return cls(**kwargs)
 
 
@@ -174,6 +187,8 @@ class RunRecord:
     device: dict[str, str]
     seconds: float
     out_dir: str | None = None
+    evaluations: list[dict[str, Any]] = field(default_factory=list)  # scores while training
+    best: dict[str, Any] | None = None  # the best evaluation: step, metric, value, checkpoint
     #: the resolved prompt template (PromptTemplate.to_dict()) and image resolution in effect
     prompt_template: dict[str, Any] | None = None
     resolution: dict[str, Any] | None = None
@@ -216,116 +231,123 @@ class RunRecord:
 
 
 def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, progress: bool = True,
-                 train_data: Any = None, eval_data: Any = None) -> RunRecord:
+                 train_data: Any = None, eval_data: Any = None, val_data: Any = None,
+                 resume: bool = False) -> RunRecord:
     """Build the model, inject the adapter, train within the budget, evaluate, write ``out_dir``.
 
-    ``train_data`` / ``eval_data`` (a :class:`~pefomed.data.Split` or a list of records) replace
-    loading ``spec.dataset`` — a sweep loads its data once and passes it to every trial.
+    ``train_data`` / ``eval_data`` / ``val_data`` (a :class:`~pefomed.data.Split` or a list of
+    records) replace loading ``spec.dataset`` — a sweep loads its data once and passes it to every
+    trial. Without a ``feature_cache``, one is made when ``spec.feature_cache`` is on. ``resume``
+    continues the unfinished run in ``out_dir`` from its last checkpoint. An interrupted run
+    (SIGINT/SIGTERM) writes a checkpoint and raises :class:`TrainingInterrupted`.
     """
     import torch
 
     from pefomed.adapters import get_adapter, inject
+    from pefomed.evaluation import resolve_protocols
     from pefomed.models.registry import check_family, create_model
+    from pefomed.train import checkpoint as ckpt
+    from pefomed.train import run_dir
+    from pefomed.train.reporting import check_reporters
+    from pefomed.train.distributed import DataParallel, launched
+    from pefomed.train.progress import notes
+    from pefomed.train.session import Session, spent_before
 
     started = time.perf_counter()
     get_adapter(spec.adapter)  # unknown names fail before any data or model is loaded
     check_family(spec.model, spec.family)
     check_device(spec.train.device)
-    out = _check_out_dir(spec.out_dir)
     if spec.eval_split is not None:
-        from pefomed.evaluation import resolve_protocols
-
         resolve_protocols(spec.protocols)  # a typo must not cost a whole training run
-    data = load_run_data(spec, train_data, eval_data)
-    train_split, eval_split = data.train, data.eval
-    bundle = create_model(spec.model, family=spec.family, seed=spec.seed)
-    template = apply_template(bundle, spec.prompt_template)
-    resolution = apply_resolution(bundle, image_size=spec.image_size, max_pixels=spec.max_pixels)
-    torch.manual_seed(spec.seed)
-    adapted = inject(bundle, spec.adapter, parts=spec.parts, layers=spec.layers,
-                     settings=dict(spec.settings), train_projector=spec.train_projector)
-    result = train(adapted, train_split.records, spec.train, spec.budget,
-                   feature_cache=feature_cache, progress=progress)
-    status = "failed" if result.failed else "ok"
-    with _staging(out) as stage:
-        metrics = None
-        if eval_split is not None and status == "ok":
-            from pefomed.evaluation import evaluate
+    if spec.control.eval_every is not None:
+        resolve_protocols([spec.control.metric])
+    check_reporters(spec.control.report_to)
+    main_process = DataParallel(spec.train.device).main if launched() else True  # only rank 0 writes, logs, evaluates
+    progress = progress and main_process
+    state = None
+    if resume:
+        out = run_dir.check_resumable(spec.out_dir)
+        state = spent_before(out, ckpt.load_state(ckpt.latest_checkpoint(out)))
+    else:
+        out = run_dir.check_new(spec.out_dir) if main_process else None
+    out = out if main_process else None
+    with run_dir.cleaned_on_error(out, created=not resume):
+        data = load_run_data(spec if main_process else replace(spec, eval_split=None), train_data, eval_data)
+        train_split, eval_split = data.train, data.eval
+        val_split = None
+        if spec.control.eval_every is not None and main_process:
+            val_split = _split(spec, spec.control.val_split, spec.control.val_limit, val_data)
+        if out is not None:
+            run_dir.mark_in_progress(out)
+            (out / CONFIG_FILE).write_text(dump_config(spec, with_out_dir=False), encoding="utf-8")
+        if feature_cache is None and spec.feature_cache:
+            feature_cache = FeatureCache()
+        bundle = create_model(spec.model, family=spec.family, seed=spec.seed)
+        template = apply_template(bundle, spec.prompt_template)
+        resolution = apply_resolution(bundle, image_size=spec.image_size, max_pixels=spec.max_pixels)
+        torch.manual_seed(spec.seed)
+        adapted = inject(bundle, spec.adapter, parts=spec.parts, layers=spec.layers,
+                         settings=dict(spec.settings), train_projector=spec.train_projector)
+        session = Session(spec, out, adapted, val_split.records if val_split is not None else None,
+                          resume=state, note=notes(progress))
+        try:
+            with session.signals():
+                result = train(adapted, train_split.records, spec.train, spec.budget,
+                               feature_cache=feature_cache, progress=progress, hooks=session, resume=state,
+                               log_every=spec.control.log_every)
+        finally:
+            session.close()
+        if result.stop_reason == "interrupted":
+            raise TrainingInterrupted(out, result.steps)
+        status = "failed" if result.failed else "ok"
+        with run_dir.finishing(out) as stage:
+            metrics = None
+            if eval_split is not None and status == "ok":
+                from pefomed.evaluation import evaluate
 
-            metrics = evaluate(adapted, eval_split.records, out_dir=stage, protocols=spec.protocols,
-                               seed=spec.seed, progress=progress).to_dict()
-        record = RunRecord(
-            spec=spec, status=status, stop_reason=result.stop_reason, train=result, metrics=metrics,
-            datasets=data.summary(),
-            versions=library_versions(), device=device_info(spec.train),
-            seconds=time.perf_counter() - started, out_dir=str(out) if out is not None else None,
-            prompt_template=template.to_dict(), resolution=resolution, notes=list(data.notes),
-        )
-        if stage is not None:
-            if status == "ok":
-                from pefomed.export.card import write_adapter_card
+                metrics = evaluate(adapted, eval_split.records, out_dir=stage, protocols=spec.protocols,
+                                   seed=spec.seed, progress=progress).to_dict()
+            record = RunRecord(
+                spec=spec, status=status, stop_reason=result.stop_reason, train=result, metrics=metrics,
+                datasets={**data.summary(),
+                          "validation": val_split.summary() if val_split is not None else None},
+                versions=library_versions(), device=device_info(spec.train),
+                seconds=time.perf_counter() - started, out_dir=str(out) if out is not None else None,
+                evaluations=session.evaluations, best=session.best,
+                prompt_template=template.to_dict(), resolution=resolution, notes=list(data.notes),
+            )
+            if stage is not None:
+                if status == "ok":
+                    from pefomed.export.card import write_adapter_card
 
-                adapted.save(stage / ADAPTER_DIR)
-                write_adapter_card(stage / ADAPTER_DIR, run=json.loads(json.dumps(record.to_dict(), default=str)))
-            _write_json(stage / COST_FILE, result.cost.to_dict())
-            _write_json(stage / RUN_FILE, record.to_dict())
+                    adapted.save(stage / ADAPTER_DIR)
+                    write_adapter_card(stage / ADAPTER_DIR, run=json.loads(json.dumps(record.to_dict(), default=str)))
+                run_dir.write_json(stage / COST_FILE, result.cost.to_dict())
+                run_dir.write_json(stage / RUN_FILE, record.to_dict())
     return record
 
 
-def _check_out_dir(out_dir: str | None) -> Path | None:
-    if out_dir is None:
-        return None
-    out = Path(out_dir).expanduser()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise PefomedError(f"output folder {out} already exists and is not empty; "
-                           "give a new --out/out_dir or remove it")
-    _check_writable(out)
-    return out
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM stopped a run after a step; its checkpoint lets ``--resume`` continue."""
+
+    def __init__(self, out: Any, step: int) -> None:
+        self.out = out
+        self.step = step
+        super().__init__(f"interrupted after step {step}; checkpoint in {out}/checkpoints/step-{step}; "
+                         f"continue with: pefomed train --resume {out}")
+
+    def __str__(self) -> str:
+        return self.args[0]
 
 
-def _check_writable(out: Path) -> None:
-    """Refuse an --out that could not be created or written, before any training is spent on it."""
-    ancestor = out if out.exists() else out.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise PefomedError(f"cannot write output folder {out}: {ancestor} is a file, not a folder; "
-                           "give another --out/out_dir")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise PefomedError(f"cannot write output folder {out}: {ancestor} is not writable (permissions or a "
-                           "read-only filesystem); give a writable --out/out_dir")
+def _split(spec: RunSpec, split: str, limit: int | None, given: Any) -> Any:
+    from pefomed.data import Split, load_dataset
 
-
-@contextlib.contextmanager
-def _staging(out: Path | None):
-    """A temporary sibling of ``out`` that replaces it on success and vanishes on error."""
-    if out is None:
-        yield None
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        yield stage
-        _check_out_dir(str(out))  # someone may have filled it while we trained
-        if out.exists():
-            out.rmdir()
-        os.rename(stage, out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    text = json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+    if given is None:
+        return load_dataset(spec.dataset, split, limit=limit, **dataset_kwargs(spec))
+    if isinstance(given, Split):
+        return given
+    return Split(dataset=spec.dataset, split=split, records=list(given))
 
 
 def library_versions() -> dict[str, str | None]:

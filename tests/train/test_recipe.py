@@ -9,7 +9,8 @@ from pefomed.errors import PefomedError
 from pefomed.train import Budget, RunRecord, RunSpec, TrainConfig, run_finetune
 from tests.train.conftest import make_records
 
-FILES = {"adapter", "run.json", "cost.json", "metrics.json", "predictions.jsonl"}
+FILES = {"adapter", "run.json", "cost.json", "metrics.json", "predictions.jsonl", "config.yaml",
+         "metrics.jsonl", "spend.json"}
 
 
 def _spec(tmp_path, **kw) -> RunSpec:
@@ -53,7 +54,10 @@ def test_a_failed_run_records_why_and_writes_no_adapter(tmp_path):
     spec = _spec(tmp_path, budget=Budget(max_steps=5, max_memory_mb=1.0))
     record = run_finetune(spec, progress=False, train_data=make_records(4), eval_data=make_records(2))
     assert (record.status, record.stop_reason, record.metrics) == ("failed", "max_memory_mb", None)
-    assert {p.name for p in (tmp_path / "run").iterdir()} == {"run.json", "cost.json"}
+    written = {p.name for p in (tmp_path / "run").iterdir()}
+    # the cap stops inside the first step, so no step was spent: spend.json comes with a finished step
+    assert {"run.json", "cost.json", "config.yaml", "metrics.jsonl"} <= written
+    assert written <= {"run.json", "cost.json", "config.yaml", "metrics.jsonl", "spend.json"}
 
 
 def test_a_bad_protocol_is_refused_before_training(tmp_path):
