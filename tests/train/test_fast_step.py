@@ -93,3 +93,16 @@ def test_encoded_rows_collate_to_the_batch_encoding():
     assert collated.keys() == direct.keys()
     for key in direct:
         torch.testing.assert_close(collated[key], direct[key], rtol=0, atol=0, msg=key)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_dtype_picks_cpu_bf16_only_for_large_models_on_native_bf16(monkeypatch, native):
+    from pefomed.train import step
+
+    monkeypatch.setattr(step, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(step, "CPU_BF16_MIN_PARAMS", 1000)
+    big, small = torch.nn.Linear(40, 40), torch.nn.Linear(4, 4)
+    assert step.resolve_dtype("auto", CPU, big) == (torch.bfloat16 if native else torch.float32)
+    assert step.resolve_dtype("auto", CPU, small) == torch.float32
+    assert step.resolve_dtype("auto", CPU) == torch.float32  # no model: fp32, as before
+    assert step.resolve_dtype("fp32", CPU, big) == torch.float32
