@@ -113,7 +113,8 @@ class StepRunner:
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
     def encode(self, records: list[VQARecord]) -> dict[str, torch.Tensor]:
-        """The batch of model inputs for ``records`` on the device (pixels included)."""
+        """The batch of model inputs for ``records`` on the device (with pixels, unless the
+        feature cache of this runner already holds those images' features)."""
         return self._prepare(records, skip_pixels=False)[0]
 
     def _prepare(self, records: list[VQARecord], skip_pixels: bool) -> tuple[dict[str, Any], list[dict]]:
