@@ -260,18 +260,19 @@ def main() -> None:
                         help="precision of all three (bf16: CPU autocast; Trainer's bf16=True)")
     ns = parser.parse_args()
     args = dict(reps=max(ns.reps, 2), records=ns.records, batch_size=ns.batch_size, dtype=ns.dtype)
-    print(f"{ns.records} synth-rad records, batch {ns.batch_size}, {ns.dtype}, {args['reps']} epochs each "
-          f"(epoch 1 = cold), 1 thread per worker, interleaved; times are median s/step over warm epochs")
-    header = (f"{'model':<12} {'pefomed':>9} {'trainer':>9} {'torch':>9} {'trainer/pefomed':>16} "
+    print(f"synth-rad train records, batch {ns.batch_size}, {ns.dtype}, epoch 1 = cold, 1 thread per worker, "
+          f"interleaved; times are median s/step over the warm epochs")
+    header = (f"{'model':<12} {'rec x ep':>8} {'pefomed':>9} {'trainer':>9} {'torch':>9} {'trainer/pefomed':>16} "
               f"{'torch/pefomed':>14} {'cold t/p':>9}  peak MB above baseline (pefomed/trainer/torch)")
     print(header)
     for model in ns.models.split(","):
-        res = run_model(model, {**args, **BIG.get(model, {})})
+        run = {**args, **BIG.get(model, {})}
+        res = run_model(model, run)
         warm = {k: statistics.median(x[0] for x in v[1:]) for k, v in res.items()}
         cold = {k: v[0][0] for k, v in res.items()}
         peak = {k: max(x[1] for x in v[1:]) for k, v in res.items()}
         cold_peak = {k: v[0][1] for k, v in res.items()}
-        print(f"{model:<12} {warm['pefomed']:>9.4f} {warm['trainer']:>9.4f} {warm['torch']:>9.4f} "
+        print(f"{model:<12} {str(run['records']) + ' x ' + str(run['reps']):>8} {warm['pefomed']:>9.4f} {warm['trainer']:>9.4f} {warm['torch']:>9.4f} "
               f"{warm['trainer'] / warm['pefomed']:>15.2f}x {warm['torch'] / warm['pefomed']:>13.2f}x "
               f"{cold['trainer'] / cold['pefomed']:>8.2f}x  "
               f"{peak['pefomed']:.0f} / {peak['trainer']:.0f} / {peak['torch']:.0f}  (cold: "
