@@ -140,6 +140,9 @@ class Family:
     resolution: str = "fixed"
     #: processors that take a list of images per prompt (Idefics3, Gemma3) want ``[[im], ...]``
     images_per_prompt: bool = False
+    #: generative families: the loss may run the output layer on answer positions only
+    #: (:mod:`pefomed.models.answer_logits`); False where the head is not per token
+    answer_only_logits: bool = True
 
     def encode(self, bundle: ModelBundle, images: list, questions: list[str],
                answers: list[str] | None = None) -> dict[str, torch.Tensor]:
@@ -160,6 +163,21 @@ class Family:
         from pefomed.models.generative import greedy_answers
 
         return greedy_answers(bundle, self.encode(bundle, images, questions), max_new_tokens)
+
+    def collate(self, bundle: ModelBundle, rows: list[dict[str, Any]],
+                skip: tuple[str, ...] = ()) -> dict[str, Any]:
+        """One batch from rows that :meth:`encode` returned for one record each (right padding).
+
+        Equals encoding the records together; see :mod:`pefomed.models.collate`.
+        """
+        from pefomed.models.collate import collate_rows
+
+        return collate_rows(rows, bundle.tokenizer.pad_token_id, skip)
+
+    def output_head(self, model: Any) -> nn.Module | None:
+        """The per-token output layer (final hidden states -> vocabulary logits), or None."""
+        get = getattr(hf_model(model), "get_output_embeddings", None)
+        return get() if get is not None else None
 
     def load_processor(self, name_or_path: str) -> Any:
         """The processor saved beside a checkpoint (override when a family needs a special one)."""

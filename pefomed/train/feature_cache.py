@@ -70,7 +70,7 @@ class FeatureCache:
 
 
 class BoundFeatureCache:
-    """A :class:`FeatureCache` tied to one model: looks up or computes a batch's features."""
+    """A :class:`FeatureCache` tied to one model: looks up a batch's features, computing new images only."""
 
     def __init__(self, cache: FeatureCache, adapted: Any, dtype: torch.dtype | None) -> None:
         self.cache = cache
@@ -88,29 +88,52 @@ class BoundFeatureCache:
         """Hits this run × the cache's mean per-image compute time."""
         return self.hits * self.cache.seconds_per_image
 
-    def features(self, records: list[VQARecord], inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Features for the batch, in order; computed for the whole batch if any image is new."""
+    def features(self, records: list[VQARecord], inputs: dict[str, torch.Tensor],
+                 rows: list[dict] | None = None) -> torch.Tensor:
+        """Features for the batch, in order; only images not cached yet are computed.
+
+        ``rows`` are the records' own encoded inputs (:class:`~pefomed.train.encoded.EncodedRecords`):
+        with them the missing images are run through the tower alone; without them the whole
+        batch in ``inputs`` is (and only the new images are stored).
+        """
         keys = [(self.model_key, image_key(r), self.prep_key, self.variant_key) for r in records]
         found = [self.cache._get(k) for k in keys]
+        first_missing: dict[tuple, int] = {}
+        for i, (key, value) in enumerate(zip(keys, found)):
+            if value is None:
+                first_missing.setdefault(key, i)
+        if first_missing:
+            todo = list(first_missing.values())
+            start = time.perf_counter()
+            with torch.no_grad():
+                if rows is not None:
+                    batch = self.family.collate(self.bundle, [rows[i] for i in todo])
+                    batch = {k: v.to(_input_device(inputs)) if isinstance(v, torch.Tensor) else v
+                             for k, v in batch.items()}
+                    computed = self._per_image(self.family.image_features(self.bundle, batch, projected=self.projected),
+                                               len(todo))
+                else:
+                    every = self._per_image(self.family.image_features(self.bundle, inputs, projected=self.projected),
+                                            len(keys))
+                    computed = [every[i] for i in todo]
+            self.cache.compute_seconds += time.perf_counter() - start
+            for i, row in zip(todo, computed):
+                self.cache._put(keys[i], row)
+            found = [self.cache._get(k) for k in keys]
+        misses = len(first_missing)
+        self.misses += misses
+        self.cache.misses += misses
+        self.hits += len(keys) - misses
+        self.cache.hits += len(keys) - misses
         device = _input_device(inputs)
-        if all(f is not None for f in found):
-            self.hits += len(keys)
-            self.cache.hits += len(keys)
-            return stack_features([f.to(device) for f in found])
-        start = time.perf_counter()
-        with torch.no_grad():
-            computed = self.family.image_features(self.bundle, inputs, projected=self.projected)
+        return stack_features([f.to(device) for f in found])
+
+    def _per_image(self, computed: Any, expected: int) -> list[torch.Tensor]:
         rows = list(computed) if isinstance(computed, (list, tuple)) else list(computed.unbind(0))
-        if len(rows) != len(keys):
+        if len(rows) != expected:
             raise RuntimeError(f"family {self.family.name!r} returned features for {len(rows)} images "
-                               f"but the batch has {len(keys)}: it cannot be cached per image")
-        self.cache.compute_seconds += time.perf_counter() - start
-        for key, row, old in zip(keys, rows, found):
-            if old is None:
-                self.cache._put(key, row)
-        self.misses += len(keys)
-        self.cache.misses += len(keys)
-        return stack_features([r.detach() for r in rows]).to(device)
+                               f"but the batch has {expected}: it cannot be cached per image")
+        return [r.detach() for r in rows]
 
     def forward(self, inputs: dict[str, torch.Tensor], features: torch.Tensor) -> Any:
         return self.family.forward_with_features(self.bundle, inputs, features,

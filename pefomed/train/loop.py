@@ -30,7 +30,8 @@ class TrainConfig:
     """Optimisation settings. ``epochs`` is a cap: a :class:`Budget` usually stops the run first.
 
     ``device="auto"`` lets accelerate pick (CUDA, MPS, XPU, else CPU); ``dtype="auto"`` trains in
-    bf16 autocast where the GPU supports it and fp32 otherwise.
+    bf16 autocast where the GPU supports it (and on CPUs with native bf16 for models of 10M+
+    parameters, see ``step.resolve_dtype``) and fp32 otherwise.
     """
 
     lr: float = option(2e-4, help="learning rate (CLI default: the adapter's catalogue rate, scaled "
@@ -192,7 +193,7 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
         # the zero-shot baseline (`frozen`): nothing to train, so no steps and no spend
         return TrainResult(stop_reason="untrained", steps=0, samples=0, epochs=0.0,
                            cost=_cost(adapted, BudgetTracker(budget, device), 0, None))
-    dtype = resolve_dtype(config.dtype, device)
+    dtype = resolve_dtype(config.dtype, device, adapted.bundle.model)
     model = adapted.bundle.model
     if not is_quantized(model):
         model.to(device)

@@ -53,6 +53,9 @@ class BlipFamily(Family):
         enc.update(decoder_input_ids=ids, decoder_attention_mask=mask, labels=labels)
         return enc
 
+    def output_head(self, model):
+        return hf_model(model).text_decoder.cls  # per token: transform, LayerNorm, tied Linear
+
     @torch.no_grad()
     def generate(self, bundle, images, questions, max_new_tokens=8):
         inputs = self.encode(bundle, images, questions)

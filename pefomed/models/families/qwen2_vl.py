@@ -48,6 +48,15 @@ class _QwenBase(Family):
             attention_mask=enc["attention_mask"])
         return enc
 
+    def collate(self, bundle, rows, skip=()):
+        # M-RoPE positions are (3, batch, length): recompute them for the padded batch
+        batch = super().collate(bundle, rows, skip=(*skip, "position_ids"))
+        if "position_ids" in rows[0] and "position_ids" not in skip:
+            batch["position_ids"], _ = hf_model(bundle).model.get_rope_index(
+                batch["input_ids"], mm_token_type_ids=batch["mm_token_type_ids"],
+                image_grid_thw=batch["image_grid_thw"], attention_mask=batch["attention_mask"])
+        return batch
+
     @torch.no_grad()
     def generate(self, bundle, images, questions, max_new_tokens=8):
         enc = self.encode(bundle, images, questions)
