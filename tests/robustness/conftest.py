@@ -96,7 +96,3 @@ def records():
     from tests.train.conftest import make_records
 
     return make_records(4)
-
-
-def not_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() != 0
