@@ -48,15 +48,15 @@ def measure(folder: str, method: str, batch: int, dtype: str) -> float:
     inputs = {"input_ids": ids.cuda(), "attention_mask": torch.ones_like(ids).cuda(), "labels": labels.cuda(),
               "pixel_values": torch.randn(batch, 3, side, side, device="cuda", dtype=torch_dtype)}
 
-    def step() -> None:
-        adapted.model(**inputs).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    def step(net, batch, opt) -> None:
+        net(**batch).loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
 
-    step()
+    step(adapted.model, inputs, optimizer)
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
-    step()
+    step(adapted.model, inputs, optimizer)
     torch.cuda.synchronize()
     peak = torch.cuda.max_memory_allocated()
     del adapted, bundle, model, optimizer, inputs

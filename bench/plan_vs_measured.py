@@ -144,7 +144,7 @@ def main() -> None:
                 print(f"{name:<12} {method:<6} planned {plan_b / 2**20:9.1f} MiB  measured {measured / 2**20:9.1f} MiB"
                       f"  ratio {plan_b / measured:5.2f}", flush=True)
     worst = max(abs(p / m - 1) for _, _, p, m in rows) if rows else float("nan")
-    print(f"\n| model | method | planned MiB | measured MiB | planned/measured |\n|---|---|---|---|---|")
+    print("\n| model | method | planned MiB | measured MiB | planned/measured |\n|---|---|---|---|---|")
     for name, method, p, m in rows:
         print(f"| {name} | {method} | {p / 2**20:.1f} | {m / 2**20:.1f} | {p / m:.2f} |")
     print(f"\nworst deviation: {worst:.1%} (target: within 15% on every row)")

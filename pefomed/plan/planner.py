@@ -183,7 +183,6 @@ def _tower_grads(adapted) -> dict[str, tuple[str, float, float]]:
             continue
         if type(module) is nn.Linear and module.weight.requires_grad and ".lora_" not in name:
             info[part][0] = "full"
-        kind = type(module).__name__
         if hasattr(module, "lora_A") and isinstance(getattr(module, "in_features", None), int):
             info[part][0] = "frozen" if info[part][0] == "none" else info[part][0]
             info[part][1] += (module.in_features if dropout > 0 else 0) + r

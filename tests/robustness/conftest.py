@@ -6,7 +6,6 @@ written or lost; these helpers make those three checks the same everywhere.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest

@@ -10,7 +10,6 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from pefomed.adapters import inject, load_adapted
-from pefomed.errors import PefomedError
 from pefomed.models.registry import create_model
 
 from .conftest import assert_one_line, assert_refused, cli

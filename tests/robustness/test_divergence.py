@@ -11,7 +11,7 @@ from pefomed.train import Budget, TrainConfig
 from pefomed.train.budget import FAILURE_REASONS
 from pefomed.train.loop import train
 
-from .conftest import QUICK, TINY, cli
+from .conftest import TINY, cli
 
 
 @pytest.mark.parametrize("lr", [1e6, 1e4])

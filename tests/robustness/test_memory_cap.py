@@ -3,7 +3,6 @@ true peak is recorded (it used to be sampled only after the step, when the memor
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from pefomed.train import Budget, TrainConfig
