@@ -7,8 +7,10 @@ Trains each method on synth-rad VQA train questions (the family's encode: labels
 tokens only, as in the real pipeline) with peft on the language model's attention and MLP
 layers (full module names under ``model.language_model``), then scores greedy answers on the
 synth-rad test split by exact match after lower-casing and stripping. The frozen base, which
-was pretrained on reports only, answers in report style; the target is a closed-accuracy gap
-of >= 20 points and distinct numbers for distinct methods.
+was pretrained on reports and report statements, not on questions, answers in its own style.
+Closed accuracy is printed beside the majority-answer baseline (answering the commonest closed
+answer to every closed question); the targets are closed accuracy >= that baseline + 15 points,
+open exact >= 40% and distinct numbers for distinct methods.
 """
 from __future__ import annotations
 
@@ -129,10 +131,11 @@ def main() -> None:
               f"{info['loss_last']:.3f}  {info['seconds']:.0f}s  e.g. {res['examples']}\n  by type: {res['by_type']}",
               flush=True)
     rows.insert(1, (f"always {majority!r}", 0, {"closed": prior, "open": 0.}, 0.))
-    print(f"\n{'method':<14}{'trainable':>10}{'closed':>8}{'open':>8}{'gap':>8}{'train s':>9}")
+    print(f"\n{'method':<14}{'trainable':>10}{'closed':>8}{'open':>8}{'vs base':>9}{'vs major.':>10}{'train s':>9}")
     for name, n, res, secs in rows:
-        gap = 100 * (res["closed"] - base["closed"])
-        print(f"{name:<14}{n:>10}{100 * res['closed']:>8.1f}{100 * res['open']:>8.1f}{gap:>+8.1f}{secs:>9.0f}")
+        gap, over = 100 * (res["closed"] - base["closed"]), 100 * (res["closed"] - prior)
+        print(f"{name:<14}{n:>10}{100 * res['closed']:>8.1f}{100 * res['open']:>8.1f}{gap:>+9.1f}{over:>+10.1f}"
+              f"{secs:>9.0f}")
 
 
 if __name__ == "__main__":

@@ -53,17 +53,21 @@ def closed_question(qtype: str, s: Study, rng: np.random.Generator) -> tuple[str
     """A yes/no question of ``qtype`` and its answer (True for yes).
 
     Three-valued facts (modality, organ, plane, size, count) draw the answer first, so each is
-    asked about as often when true as when false. Presence, abnormality, side, level and
-    intensity ask mostly in one direction ("Is there a lesion?", "... on the left?") and take
-    the answer from the image, as most real closed questions do; yes stays near half overall.
+    asked about as often when true as when false. Presence, abnormality and "how many" ask in
+    one of two opposite directions, half each ("Is there a lesion?" / "Is the image free of
+    lesions?"), and side, level and intensity about a uniformly drawn value, taking the answer
+    from the image: every question type is answered yes about half the time, so no type can be
+    answered from the question alone.
     """
     words = INTENSITY_WORDS[s.modality]
     the, be = _the_lesion(s)
     Be = be.capitalize()
     if qtype == "PRES":
+        if rng.random() < .5:
+            return pick(rng, ("Is the image free of lesions?", "Is this image free of lesions?")), s.count == 0
         return pick(rng, ("Is there a lesion?", "Are there any lesions?", "Is a lesion present?")), s.count > 0
     if qtype == "ABN":
-        if rng.random() < .75:
+        if rng.random() < .5:
             q = pick(rng, ("Is this image abnormal?", "Is there an abnormality?", "Is something abnormal here?"))
             return q, s.count > 0
         return pick(rng, ("Is this image normal?", "Is this a normal study?")), s.count == 0
@@ -91,8 +95,10 @@ def closed_question(qtype: str, s: Study, rng: np.random.Generator) -> tuple[str
         return pick(rng, (f"Is this {'an' if p == 'axial' else 'a'} {p} image?", f"Is this image in the {p} plane?",
                           f"Is this a {p} view?")), yes
     if qtype == "COUNT":
-        if rng.random() < .5:
+        if rng.random() < .25:
             return "Is there more than one lesion?", s.count > 1
+        if rng.random() < 1 / 3:
+            return "Is there at most one lesion?", s.count <= 1
         k = s.count if yes else other(rng, (0, 1, 2, 3), s.count)
         if k == 1:
             return pick(rng, ("Is there exactly one lesion?", "Is there only one lesion?")), yes

@@ -68,6 +68,12 @@ def test_closed_answers_are_balanced_yes_no():
     answers = Counter(r.answer for r in records if r.answer_type == "closed")
     assert set(answers) == {"yes", "no"}
     assert abs(answers["yes"] / sum(answers.values()) - 0.5) < 0.04
+    by_type: dict[str, list[bool]] = {}
+    for r in records:
+        if r.answer_type == "closed":
+            by_type.setdefault(r.question_type, []).append(r.answer == "yes")
+    yes_share = {t: sum(v) / len(v) for t, v in by_type.items()}
+    assert all(0.42 < share < 0.58 for share in yes_share.values()), yes_share  # no type answerable unseen
 
 
 @pytest.mark.parametrize("size", [64, 96, 128])
