@@ -152,7 +152,8 @@ def build_record(spec: SweepSpec, number: int, config: TrialConfig, params: dict
 
 def interrupted_record(spec: SweepSpec, trial: Any, why: str, env: dict[str, Any]) -> dict[str, Any]:
     """The record of a trial whose worker died mid-run (it is retried under a new number)."""
-    params = dict(trial.params) or dict(trial.system_attrs.get("fixed_params") or {})
+    # a queued trial killed while its parameters were being suggested has only some of them
+    params = {**dict(trial.system_attrs.get("fixed_params") or {}), **dict(trial.params)}
     label = params.get("adapter")
     return {
         "schema": SCHEMA, "kind": "trial", "study": spec.study_name, "sweep": spec.name,

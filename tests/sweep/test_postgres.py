@@ -82,7 +82,7 @@ def test_sigkilled_worker_is_found_by_its_heartbeat_and_its_trial_requeued(tmp_p
                       execution={"heartbeat_s": 1, "grace_s": 4})
     # the victim looks like a worker on another machine: only its heartbeat can tell it died
     victim = worker(spec, "--no-final", env={st.HOST_ENV: "another-machine"})
-    killed = _wait_for_running_trial(postgres_url, victim, time.monotonic() + 300)
+    killed = _wait_for_running_trial(postgres_url, victim, tmp_path / "run", time.monotonic() + 300)
     survivors = [worker(spec, "--no-final") for _ in range(2)]
     victim.send_signal(signal.SIGKILL)
     victim.wait()
@@ -108,8 +108,9 @@ def test_sigkilled_worker_is_found_by_its_heartbeat_and_its_trial_requeued(tmp_p
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
 
 
-def _wait_for_running_trial(url: str, proc: subprocess.Popen, deadline: float) -> int:
-    """The number of the trial ``proc`` is training (its worker attribute names its pid)."""
+def _wait_for_running_trial(url: str, proc: subprocess.Popen, run: Path, deadline: float) -> int:
+    """The number of the trial ``proc`` is training (its worker attribute names its pid, and its
+    folder exists: its parameters are all suggested)."""
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[1][-3000:]
         try:
@@ -119,7 +120,7 @@ def _wait_for_running_trial(url: str, proc: subprocess.Popen, deadline: float) -
             continue
         for t in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
             w = t.user_attrs.get(st.ATTR_WORKER) or {}
-            if w.get("pid") == proc.pid and t.params:
+            if w.get("pid") == proc.pid and (run / "trials" / f"{t.number:04d}").is_dir():
                 return t.number
         time.sleep(0.3)
     raise AssertionError("the worker never started a trial")
