@@ -38,6 +38,9 @@ def features(bundle, split: str, n: int) -> tuple[np.ndarray, list]:
 
 
 def main() -> None:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
     from pefomed.models.registry import create_model
@@ -47,6 +50,7 @@ def main() -> None:
     ap.add_argument("--test", type=int, default=300)
     ap.add_argument("--weights", help="a medvlm-tiny folder (default: the shipped weights)")
     args = ap.parse_args()
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)  # 300 iterations are plenty for a probe
     bundle = create_model(args.weights) if args.weights else create_model("medvlm-tiny")
     x_train, s_train = features(bundle, "train", args.train)
     x_test, s_test = features(bundle, "test", args.test)
