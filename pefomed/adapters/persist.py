@@ -71,6 +71,7 @@ def _write_adapted(adapted: AdaptedModel, folder: Path) -> None:
         "model": adapted.bundle.name,
         "family": adapted.bundle.family.name,
         "base_source": adapted.bundle.source,
+        "seed": adapted.bundle.meta.get("seed"),  # the build seed of a registered (random-weight) base
         "peft_backed": adapted.entry.peft_backed,
         "touched_modules": adapted.touched_modules(),
         "trainable_parameters": adapted.trainable_parameters(),

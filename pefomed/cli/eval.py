@@ -136,6 +136,9 @@ def _resolve_adapter_dir(adapter_dir: Path | None) -> tuple[Path | None, dict | 
     if not adapter_dir.is_dir():
         raise PefomedError(f"--adapter-dir {adapter_dir} is not a folder; give a saved adapter or a "
                            "run folder written by `pefomed train`")
+    if not (adapter_dir / "run.json").is_file() and (adapter_dir.parent / "run.json").is_file() \
+            and adapter_dir.name == "adapter":
+        adapter_dir = adapter_dir.parent  # the adapter folder of a run: the run knows its model and data
     run_file = adapter_dir / "run.json"
     if run_file.is_file():
         run = json.loads(run_file.read_text(encoding="utf-8"))

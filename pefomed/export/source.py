@@ -60,7 +60,8 @@ def load_base(source: AdapterSource, *, model: str | None = None, family: str | 
     """A fresh base model for ``source`` (``model`` / ``family`` override what it recorded)."""
     from pefomed.models.registry import create_model
 
-    return create_model(model or source.model, family=family or source.family, seed=source.seed)
+    recorded = source.family if model is None else None  # another model: its own family applies
+    return create_model(model or source.model, family=family or recorded, seed=source.seed)
 
 
 def load_adapted_source(source: AdapterSource, *, model: str | None = None, family: str | None = None) -> Any:

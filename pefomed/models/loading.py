@@ -35,7 +35,26 @@ def load_pretrained(name_or_path: str, *, family: str | None = None, torch_dtype
     model = auto.from_pretrained(name_or_path, **load_kw, **kwargs)
     processor = fam.load_processor(name_or_path)
     model.eval()
-    return ModelBundle(name=str(name_or_path), model=model, processor=processor, family=fam, source=str(name_or_path))
+    bundle = ModelBundle(name=str(name_or_path), model=model, processor=processor, family=fam,
+                         source=str(name_or_path))
+    _restore_export_inputs(bundle, Path(name_or_path))
+    return bundle
+
+
+def _restore_export_inputs(bundle: ModelBundle, folder: Path) -> None:
+    """A folder written by ``pefomed export`` is asked the way its adapter was trained."""
+    import json
+
+    info_file = folder / "pefomed_export.json"
+    if not info_file.is_file():
+        return
+    from pefomed.adapters.persist import restore_inputs
+
+    try:
+        record = json.loads(info_file.read_text(encoding="utf-8")).get("adapter") or {}
+    except ValueError:
+        raise PefomedError(f"{info_file} is not valid JSON; export the model again") from None
+    restore_inputs(bundle, record)
 
 
 def _refuse_pickle_only(name_or_path: str) -> None:

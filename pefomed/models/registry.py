@@ -114,6 +114,7 @@ def create_model(name_or_path: str, *, family: str | None = None, seed: int = 0,
         if entry.config_only:
             return entry.builder(seed=seed, weights=weights, **kwargs)
         bundle = entry.builder(seed=seed, **kwargs)
+        bundle.meta.setdefault("seed", seed)  # random-weight models are that seed: adapters record it
         if not weights:
             from pefomed.models.meta import to_meta
 

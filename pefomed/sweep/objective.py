@@ -71,6 +71,7 @@ def run_guarded(runner: Runner, config: TrialConfig, ctx: TrialContext) -> Trial
     try:
         outcome = runner(config, ctx)
     except Exception as exc:  # a failing trial must not stop the sweep
+        ctx.out_dir.mkdir(parents=True, exist_ok=True)  # a failed run removes the folder it made
         (ctx.out_dir / "error.txt").write_text(traceback.format_exc())
         reason = ("out of memory: " if _is_oom(exc) else "") + one_line(exc)
         return TrialOutcome(status="failed", reason=reason, run_dir=str(ctx.out_dir))

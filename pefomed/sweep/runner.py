@@ -92,9 +92,14 @@ class RecipeRunner:
         dataset stops the sweep with one clear error instead of failing every trial."""
         from pefomed.models.registry import create_model
 
+        from pefomed.models.prompts import apply_template
+        from pefomed.models.resolution import apply_resolution
+
         self.split("train")
         self.split("search")
-        create_model(self.spec.model, family=self.spec.family, seed=self.spec.seed)
+        bundle = create_model(self.spec.model, family=self.spec.family, seed=self.spec.seed)
+        apply_template(bundle, self.spec.prompt_template)
+        apply_resolution(bundle, image_size=self.spec.image_size, max_pixels=self.spec.max_pixels)
 
     def __call__(self, config: TrialConfig, ctx: TrialContext) -> TrialOutcome:
         from pefomed.train import run_finetune

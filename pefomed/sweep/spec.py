@@ -177,8 +177,14 @@ class SweepSpec:
     def to_raw(self) -> dict[str, Any]:
         """A mapping that :func:`~pefomed.sweep.validate.parse_spec` turns back into this spec
         (how a worker or an isolated trial process receives it: JSON, never a pickle)."""
+        from pefomed.adapters import get_adapter
+
         out = self.to_dict()
         out.pop("source")
+        for raw, a in zip(out["adapters"], self.adapters):  # a catalogue range the spec removed stays removed
+            for key in get_adapter(a.name).search_space or {}:
+                if key not in a.search_space and key not in a.settings:
+                    raw["search_space"][key] = None
         train = out.pop("train")
         out["train"] = {"lr": train["lr"], "batch_size": train["batch_size"], **train["options"]}
         return out
@@ -187,8 +193,10 @@ class SweepSpec:
         """What must not change between workers/resumes of one study (the trials must compare)."""
         d = self.to_dict()
         key = {k: d[k] for k in ("model", "dataset", "adapters", "budget", "train", "objectives", "seed")}
-        # input settings count only when set, so studies started before they existed still resume
-        return key | {k: d[k] for k in ("prompt_template", "image_size", "max_pixels") if d[k] is not None}
+        # settings added later count only when set, so studies started before they existed still resume
+        key["dataset"] = {k: v for k, v in key["dataset"].items()
+                          if v is not None or k not in ("fields", "language", "on_bad_record")}
+        return key | {k: d[k] for k in ("family", "prompt_template", "image_size", "max_pixels") if d[k] is not None}
 
 
 def set_path(raw: dict, dotted: str, value: Any) -> None:

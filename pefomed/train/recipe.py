@@ -272,11 +272,12 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
         out = run_dir.check_new(spec.out_dir) if main_process else None
     out = out if main_process else None
     with run_dir.cleaned_on_error(out, created=not resume):
-        data = load_run_data(spec if main_process else replace(spec, eval_split=None), train_data, eval_data)
-        train_split, eval_split = data.train, data.eval
+        data = load_run_data(spec, train_data, eval_data)  # every rank: the same training records
+        train_split, eval_split = data.train, data.eval if main_process else None
         val_split = None
-        if spec.control.eval_every is not None and main_process:
-            val_split = _split(spec, spec.control.val_split, spec.control.val_limit, val_data)
+        if spec.control.eval_every is not None:
+            train_split, val_split = _validation(spec, train_split, val_data)
+            val_split = val_split if main_process else None
         if out is not None:
             run_dir.mark_in_progress(out)
             (out / CONFIG_FILE).write_text(dump_config(spec, with_out_dir=False), encoding="utf-8")
@@ -306,6 +307,7 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
                 from pefomed.evaluation import evaluate
 
                 metrics = evaluate(adapted, eval_split.records, out_dir=stage, protocols=spec.protocols,
+                                   train_answers=[(r.answer, r.answer_type) for r in train_split.records],
                                    seed=spec.seed, progress=progress).to_dict()
             record = RunRecord(
                 spec=spec, status=status, stop_reason=result.stop_reason, train=result, metrics=metrics,
@@ -338,6 +340,18 @@ class TrainingInterrupted(KeyboardInterrupt):
 
     def __str__(self) -> str:
         return self.args[0]
+
+
+def _validation(spec: RunSpec, train_split: Any, given: Any) -> tuple[Any, Any]:
+    """(training records, validation split). A dataset without splits has no validation split:
+    it is held out of the training part by image (seeded), so the best checkpoint is never chosen
+    on records the run trains on."""
+    from pefomed.data.holdout import has_splits, holdout, limited
+
+    if given is None and spec.eval_dataset is None and not has_splits(spec.dataset):
+        train_split, val_split, _ = holdout(train_split, spec.holdout_fraction, spec.seed + 1)
+        return train_split, limited(val_split, spec.control.val_limit, spec.seed)
+    return train_split, _split(spec, spec.control.val_split, spec.control.val_limit, given)
 
 
 def _split(spec: RunSpec, split: str, limit: int | None, given: Any) -> Any:

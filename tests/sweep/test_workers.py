@@ -70,3 +70,35 @@ def test_postgres_scheme_alias_and_password_redaction():
     assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"
     assert redact("postgresql://u:secret@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_the_spec_workers_receive_reads_back_as_the_same_spec(tmp_path):
+    from dataclasses import replace
+
+    from pefomed.sweep.validate import parse_spec
+
+    from .conftest import make_spec
+
+    spec = make_spec(tmp_path, adapters=[{"name": "lora", "search_space": {"lora_dropout": None}}, "ia3"],
+                     family="llava", prompt_template="plain", execution={"isolation": "none"})
+    again = parse_spec(json.loads(json.dumps(spec.to_raw())), where=spec.source)
+    assert again == replace(spec)
+    assert "lora_dropout" not in again.adapters[0].search_space  # a removal stays removed
+
+
+def test_a_trial_that_removed_its_folder_and_raised_is_a_failed_trial(tmp_path):
+    import shutil
+
+    from pefomed.sweep.objective import TrialContext, run_guarded
+    from pefomed.sweep.space import TrialConfig
+
+    from .conftest import make_spec
+
+    def runner(config, ctx):
+        shutil.rmtree(ctx.out_dir)  # what a failed run_finetune does with the folder it made
+        raise RuntimeError("CUDA out of memory")
+
+    ctx = TrialContext(make_spec(tmp_path), 0, tmp_path / "trial", None)
+    outcome = run_guarded(runner, TrialConfig(method="lora", label="lora"), ctx)
+    assert (outcome.status, outcome.reason) == ("failed", "out of memory: RuntimeError: CUDA out of memory")
+    assert "CUDA out of memory" in (tmp_path / "trial" / "error.txt").read_text()
