@@ -311,7 +311,7 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
                                    seed=spec.seed, progress=progress).to_dict()
             record = RunRecord(
                 spec=spec, status=status, stop_reason=result.stop_reason, train=result, metrics=metrics,
-                datasets={**data.summary(),
+                datasets={**data.summary(), "train": train_split.summary(),  # minus a carved validation part
                           "validation": val_split.summary() if val_split is not None else None},
                 versions=library_versions(), device=device_info(spec.train),
                 seconds=time.perf_counter() - started, out_dir=str(out) if out is not None else None,
