@@ -62,11 +62,21 @@ class PlanRequest:
             raise PefomedError("invalid plan request: " + "; ".join(problems))
 
 
+#: methods whose injection needs real weights, so a model built on the meta device cannot take them
+UNPLANNED = {
+    "prefix": "peft builds prefix tuning from tensor values, which a model without weights (meta device) lacks",
+    "prompt": "peft builds prompt tuning from the tokenizer, which a plan from config.json does not load",
+}
+
+
 def plan(request: PlanRequest) -> dict[str, Any]:
     """The memory plan of one method: every term, the peak, fit and the largest batch that fits."""
     from pefomed.adapters import inject
     from pefomed.models.registry import create_model
 
+    if request.method in UNPLANNED:
+        raise PefomedError(f"{request.method} cannot be planned yet: {UNPLANNED[request.method]}; plan lora or "
+                           "ia3 for a comparable size, or measure a short run with `pefomed train --max-steps 2`")
     bundle = create_model(request.model, weights=False)
     adapted = inject(bundle, request.method, parts=list(request.parts), layers=request.layers,
                      settings=dict(request.settings), train_projector=request.train_projector)
