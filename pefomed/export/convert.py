@@ -18,13 +18,11 @@ it has none. Weights are streamed shard by shard, so memory stays at about one s
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pefomed.errors import PefomedError
+from pefomed.export.staging import staged_folder
 
 #: original model types -> the transformers text model type
 TEXT_TYPES = {"llava_mistral": "mistral", "llava_llama": "llama", "llava": "llama"}
@@ -70,9 +68,7 @@ def convert_llava_med(src: str | Path, dst: str | Path, *, vision_tower: str | P
     tower_dir = _tower_folder(tower_name, given=vision_tower is not None)
     vision_config = _vision_config(tower_dir)
     tokenizer = _tokenizer(src)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.tmp-"))
-    try:
+    with staged_folder(dst) as stage:
         image_token_id, vocab = _add_image_token(tokenizer)
         text_config = _text_config(config, vocab)
         llava = _llava_config(config, vision_config, text_config, image_token_id, tokenizer)
@@ -85,12 +81,6 @@ def convert_llava_med(src: str | Path, dst: str | Path, *, vision_tower: str | P
             {"source": str(src.resolve()), "source_model_type": config.get("model_type"),
              "vision_tower": tower_name, "image_token_added": vocab > int(config["vocab_size"]),
              "not_carried_over": _not_carried(config)}, indent=2) + "\n")
-        if dst.exists():
-            dst.rmdir()
-        os.rename(stage, dst)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
     return dst
 
 

@@ -9,13 +9,11 @@ failed export leaves nothing behind.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pefomed.errors import PefomedError
+from pefomed.export.staging import staged_folder
 
 EXPORT_FILE = "pefomed_export.json"
 DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
@@ -45,9 +43,7 @@ def export_model(source: str | Path, out: str | Path, *, dtype: str = "fp32", mo
     check_exportable(src)  # before any model is built
     bundle = merged_bundle(src, model=model, family=family)
     hf = bundle.model.to(getattr(torch, DTYPES[dtype]))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+    with staged_folder(out, recheck=_check_out) as stage:
         hf.save_pretrained(str(stage))
         bundle.processor.save_pretrained(str(stage))
         if hf.can_generate() and not (stage / "generation_config.json").is_file():
@@ -59,13 +55,6 @@ def export_model(source: str | Path, out: str | Path, *, dtype: str = "fp32", mo
                       "dtype": DTYPES[dtype], "auto_class": bundle.family.auto_class,
                       "prompt_template": prompt_template(bundle.family, record), "adapter": record}
         (stage / EXPORT_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True, default=str) + "\n")
-        _check_out(out)
-        if out.exists():
-            out.rmdir()
-        os.rename(stage, out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
     return out
 
 
