@@ -1,4 +1,5 @@
-"""``pefomed convert``: bring checkpoints in other formats into the transformers format pefomed loads."""
+"""``pefomed convert FORMAT SRC DST``: bring checkpoints in other formats into the transformers format
+pefomed loads."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,19 +8,19 @@ import click
 
 from pefomed.cli.app import main
 
-
-@main.group("convert")
-def convert_group() -> None:
-    """Convert a checkpoint to the transformers format (then train/eval/predict on DST)."""
+#: source formats -> what they are (one today: the original LLaVA code base, as LLaVA-Med publishes)
+FORMATS = {"llava-med": "an original-format LLaVA / LLaVA-Med checkpoint (llava_mistral, llava_llama)"}
 
 
-@convert_group.command("llava-med")
+@main.command("convert")
+@click.argument("source_format", metavar="FORMAT", type=click.Choice(sorted(FORMATS)))
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
 @click.option("--vision-tower", type=click.Path(path_type=Path),
-              help="local CLIP folder to use instead of the checkpoint's mm_vision_tower name (offline)")
-def llava_med_cmd(src: Path, dst: Path, vision_tower: Path | None) -> None:
-    """Convert an original-format LLaVA / LLaVA-Med checkpoint (llava_mistral, llava_llama) in SRC to DST."""
+              help="llava-med: local CLIP folder to use instead of the checkpoint's mm_vision_tower name (offline)")
+def convert_cmd(source_format: str, src: Path, dst: Path, vision_tower: Path | None) -> None:
+    """Convert the checkpoint in SRC (FORMAT: llava-med, an original-format LLaVA / LLaVA-Med
+    checkpoint) to the transformers format in DST, then train/eval/predict on DST."""
     from pefomed.export.convert import convert_llava_med
 
     out = convert_llava_med(src, dst, vision_tower=vision_tower)
