@@ -1,16 +1,19 @@
-"""Pretrain medvlm-tiny on synth-rad captions and write pefomed/assets/medvlm-tiny.
+"""Pretrain medvlm-tiny on synth-rad images and write pefomed/assets/medvlm-tiny.
 
-    python scripts/build_medvlm_tiny.py                    # the shipped build (~5 min on a free core, 15 when shared)
-    python scripts/build_medvlm_tiny.py --steps 50 --out /tmp/m   # a quick smoke run
-    python scripts/build_medvlm_tiny.py --init pefomed/assets/medvlm-tiny --match-steps 500 --out /tmp/m2
-                                                           # experimental stage 2 on the shipped weights
+    python scripts/build_medvlm_tiny.py                    # both stages (~14 + ~35 min on one free core)
+    python scripts/build_medvlm_tiny.py --steps 50 --instruct-steps 50 --out /tmp/m   # a quick smoke run
+    python scripts/build_medvlm_tiny.py --init STAGE1_FOLDER --out /tmp/m2   # stage 2 only, from stage-1 weights
 
-Full training of vision tower + projector + language model on "<image>\\n<instruction>" -> the
-caption (a report) or the section of it the instruction asks for (Technique / Findings /
-Impression), with a fresh batch of synth-rad *train* images every step (never its questions).
-The varied instructions teach the language model to read its prompt, as in LLaVA's captioning
-stage. Deterministic: fixed seeds, one thread by default, data indexed by step. Prints the loss
-curve, the time taken and how often the generated reports state each fact on validation images.
+Full training of vision tower + projector + language model, in LLaVA's two stages, on fresh
+synth-rad *train* images every step (never its questions; see ``pefomed/data/synth_rad_pretraining.py``):
+stage 1 (``--steps``) captions "<image>\n<instruction>" -> the report or the section of it the
+instruction asks for; stage 2 (``--instruct-steps``) instruction-tunes on short questions about one
+fact of the image (yes/no or a one- or two-word answer) in wordings synth-rad's VQA templates never
+use, mixed with stage-1 rows. Stage 2 gives the base what a real medical VLM brings to a
+fine-tune: it can check a fact of the image against a question; the fine-tune teaches synth-rad's
+wordings and answer format. Deterministic: fixed seeds, one thread by default, data indexed by
+step. Prints the loss curve, the time taken, how often the generated reports state each fact and
+how often the instruction questions are answered right on validation images.
 """
 from __future__ import annotations
 
@@ -25,27 +28,26 @@ import numpy as np
 import torch
 
 from pefomed.data.synth_rad import synth_rad_captions, synth_rad_study
-from pefomed.data.synth_rad_render import Study
-from pefomed.data.synth_rad_text import (INTENSITY_WORDS, LEVELS, MODALITIES, MODALITY_NAMES, NUMBER_WORDS, ORGANS,
-                                         PLANE_NAMES, PLANES, SIDES, SIZES, report_section)
+from pefomed.data.synth_rad_pretraining import (INSTRUCTIONS, QA_CLOSED_P, QA_P, SECTION_P, instruct_batch, qa_row,
+                                                report_batch)
+from pefomed.data.synth_rad_text import INTENSITY_WORDS, NUMBER_WORDS
 from pefomed.models.generative import encode_prompt_answer, greedy_answers
 from pefomed.models.medvlm_tiny import ARCHITECTURE, ASSET_DIR, REPORT_PROMPT, build_untrained
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=2400, help="stage 1: captions only")
-    ap.add_argument("--match-steps", type=int, default=0,
-                    help="stage 2 (experimental, off in the shipped build): captions + statement matching")
+    ap.add_argument("--steps", type=int, default=2400, help="stage 1: captions")
+    ap.add_argument("--instruct-steps", type=int, default=4500, help="stage 2: instruction questions + captions")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--match-lr", type=float, default=1e-3)
-    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--instruct-lr", type=float, default=7e-4)
+    ap.add_argument("--warmup", type=int, default=100, help="stage 1's warm-up steps (stage 2: half)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--eval-images", type=int, default=200)
     ap.add_argument("--init", type=Path, default=None,
-                    help="skip stage 1 and start stage 2 from this medvlm-tiny folder (for experiments)")
+                    help="skip stage 1 and start stage 2 from this medvlm-tiny folder (its stage-1 weights)")
     ap.add_argument("--out", type=Path, default=ASSET_DIR)
     args = ap.parse_args()
 
@@ -60,21 +62,23 @@ def main() -> None:
     else:
         bundle = build_untrained(seed=args.seed)
     n_params = sum(p.numel() for p in bundle.model.parameters())
-    print(f"medvlm-tiny: {n_params / 1e6:.2f}M parameters; {args.steps} + {args.match_steps} steps "
+    print(f"medvlm-tiny: {n_params / 1e6:.2f}M parameters; {args.steps} + {args.instruct_steps} steps "
           f"x batch {args.batch_size}{' (stage 1 from ' + str(args.init) + ')' if stage1 else ''}")
     start = time.perf_counter()
     if stage1 is None:
         curve = pretrain(bundle, args, report_batch, 0, args.steps, args.lr, args.warmup)
+        # stage 2 starts from the fp16 weights a stage-1 folder holds, as it does with --init
+        bundle.model.half().float()
     else:
-        curve = [tuple(point) for point in stage1["loss_curve"]]
-    curve += pretrain(bundle, args, mixed_batch, args.steps, args.match_steps, args.match_lr, args.warmup // 2,
-                      row_mean=True)
+        curve = [tuple(point) for point in stage1["loss_curve"] if point[0] <= args.steps]
+    curve += pretrain(bundle, args, instruct_batch, args.steps, args.instruct_steps, args.instruct_lr,
+                      args.warmup // 2, row_mean=True)
     args.seconds = round(time.perf_counter() - start) + (stage1["seconds"] if stage1 else 0)
     facts = report_accuracy(bundle, args.eval_images)
-    if args.match_steps:
-        facts["matching"] = matching_accuracy(bundle, args.eval_images)
     print("report fact accuracy on validation images:", json.dumps(facts))
-    save(bundle, args, curve, facts, n_params)
+    answers = qa_accuracy(bundle, args.eval_images)
+    print("instruction question accuracy on validation images:", json.dumps(answers))
+    save(bundle, args, curve, facts, answers, n_params)
 
 
 def pretrain(bundle, args, batch_fn, first: int, steps: int, lr: float, warmup: int,
@@ -115,112 +119,14 @@ def pretrain(bundle, args, batch_fn, first: int, steps: int, lr: float, warmup: 
 
 def row_mean_loss(model, inputs: dict) -> torch.Tensor:
     """Cross-entropy averaged per row, then over rows: a one-word "yes" weighs as much as a
-    30-token report (the token mean of the model's own loss gives statements ~10% of the
-    gradient, and matching is then not learned)."""
+    30-token report (with the token mean of the model's own loss, short answers would get a
+    small share of the gradient beside the reports)."""
     labels = inputs.pop("labels")
     logits = model(**inputs).logits[:, :-1].float()
     target = labels[:, 1:]
     tokens = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100, reduction="none")
     mask = (target != -100).float()
     return ((tokens * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
-
-
-# Instructions asking for the report or one of its sections, varied as in LLaVA's captioning
-# stage; none is a synth-rad question, and none has a one-word answer.
-INSTRUCTIONS: dict[str, tuple[str, ...]] = {
-    "Report": ("Report:", "Describe the image.", "What does this image show?", "Write the radiology report.",
-               "Summarize this scan.", "How would you describe this image?", "Give a brief report of the study."),
-    "Technique": ("Technique:", "What kind of study is this? Describe the technique.",
-                  "Which modality, plane and body part? Describe.", "How was the image acquired?"),
-    "Findings": ("Findings:", "What are the findings?", "Where are the findings, and what are they?",
-                 "Are there findings? Describe them.", "Describe the lesions, if any.",
-                 "How many findings are there, and where?"),
-    "Impression": ("Impression:", "What is the impression?"),
-}
-SECTION_P = {"Report": .4, "Technique": .15, "Findings": .3, "Impression": .15}
-
-
-def report_batch(step: int, batch_size: int, seed: int) -> tuple[list, list[str], list[str]]:
-    """Fresh train images ``step*batch_size ...``, each with an instruction and the whole report
-    or the section of it the instruction asks for (Technique / Findings / Impression)."""
-    start = step * batch_size
-    pairs = synth_rad_captions("train", batch_size, seed=seed, start=start)
-    rng = np.random.default_rng([seed, step])
-    prompts, texts = [], []
-    for k, (_, caption) in enumerate(pairs):
-        section = str(rng.choice(list(SECTION_P), p=list(SECTION_P.values())))
-        options = INSTRUCTIONS[section]
-        prompts.append("<image>\n" + options[int(rng.integers(len(options)))])
-        study = synth_rad_study("train", start + k, seed)
-        texts.append(caption if section == "Report" else report_section(study, section))
-    return [p[0] for p in pairs], prompts, texts
-
-
-# Stage 2 (experimental, --match-steps N; off in the shipped build) adds image-text matching (as
-# in BLIP's ITM objective): a one-fact report statement, true of the image or with one fact swapped
-# (half each), answered "yes" or "no"; the prompts are statements, never synth-rad's questions.
-# Aim: a base that can check the facts closed questions ask about, not only state them. Measured
-# from the shipped stage-1 weights (--init), then the default `pefomed train --adapter lora` on
-# synth-rad test (majority answer 53.4% closed): 600 steps, token-mean loss, lr 5e-4, share .65:
-# 59.5% matching on validation statements, LoRA closed 46.0% / open 10.4%; 500 steps, per-row loss,
-# lr 1e-3: 63% matching (modality 67%), report facts degraded, LoRA closed 49.2% / open 18.0%;
-# 1500 such steps: still 63% matching, LoRA closed 53.4% / open 2.4%. Matching plateaus near 63%:
-# this small LM does not learn to bind a statement's word to the image this way; not shipped.
-MATCH_PROMPTS = ("Statement: {} Correct?", "Verify: {}", "Does this statement fit the image? {}")
-MATCH_P = .65  # share of stage-2 rows that are statements; the rest are captions as in stage 1
-
-
-def statement(study: Study, truth: bool, rng: np.random.Generator) -> str:
-    """A one-fact report-style statement about ``study``: true, or with one fact swapped."""
-    def alt(options, value):
-        return value if truth else str(rng.choice([o for o in options if o != value]))
-
-    lesion = study.count > 0
-    kinds = ["modality", "organ", "plane", "count", "impression"]
-    if lesion or not truth:  # lesion attributes are true only of studies with lesions
-        kinds += ["size", "side", "level", "intensity"]
-    kind = str(rng.choice(kinds))
-    if kind in ("size", "side", "level", "intensity") and not lesion:
-        truth = True  # any value of an absent lesion's attribute is false: don't swap it again
-    words = INTENSITY_WORDS[study.modality]
-    if kind == "modality":
-        return f"{MODALITY_NAMES[alt(MODALITIES, study.modality)]} study."
-    if kind == "organ":
-        return f"Image of the {alt(ORGANS, study.organ)}."
-    if kind == "plane":
-        plane = alt(PLANES[study.modality], study.plane)
-        return f"{PLANE_NAMES[plane]} {'view' if study.modality == 'x-ray' else 'plane'}."
-    if kind == "count":
-        k = int(alt((0, 1, 2, 3), study.count))
-        return "No focal lesion." if k == 0 else f"{NUMBER_WORDS[k].capitalize()} {'lesions' if k > 1 else 'lesion'}."
-    if kind == "impression":
-        return "Abnormal study." if alt((True, False), lesion) else "Normal study."
-    if kind == "size":
-        return f"{alt(SIZES, study.size or 'small').capitalize()} lesion."
-    if kind == "side":
-        return f"Lesion on the {alt(SIDES, study.side or 'left')}."
-    if kind == "level":
-        return f"Lesion in the {alt(LEVELS, study.level or 'upper')} region."
-    inten = alt(("hyper", "hypo"), study.intensity or "hyper")
-    return f"{words[inten].capitalize()} lesion."
-
-
-def match_row(study: Study, rng: np.random.Generator) -> tuple[str, str]:
-    """(prompt, "yes" | "no") for one image, balanced."""
-    truth = bool(rng.random() < .5)
-    text = statement(study, truth, rng)
-    template = MATCH_PROMPTS[int(rng.integers(len(MATCH_PROMPTS)))]
-    return "<image>\n" + template.format(text), "yes" if truth else "no"
-
-
-def mixed_batch(step: int, batch_size: int, seed: int) -> tuple[list, list[str], list[str]]:
-    """Stage 2: the report batch of ``step`` with a share ``MATCH_P`` of rows turned into statements."""
-    images, prompts, texts = report_batch(step, batch_size, seed)
-    rng = np.random.default_rng([seed, step, 1])
-    for k in range(batch_size):
-        if rng.random() < MATCH_P:
-            prompts[k], texts[k] = match_row(synth_rad_study("train", step * batch_size + k, seed), rng)
-    return images, prompts, texts
 
 
 def _lr_factor(step: int, warmup: int, total: int) -> float:
@@ -264,31 +170,38 @@ def report_accuracy(bundle, n_images: int) -> dict[str, float]:
     return {k: round(sum(v) / max(1, len(v)), 3) for k, v in hits.items()}
 
 
-def matching_accuracy(bundle, n_images: int) -> float:
-    """Share of validation statements (half true) the base judges right."""
+def qa_accuracy(bundle, n_images: int) -> dict[str, float]:
+    """Exact-match accuracy on validation images' instruction questions (``qa_row``): closed,
+    open, and per kind of fact ("organ/c" is the yes/no questions about the organ)."""
     pairs = synth_rad_captions("validation", n_images)
-    rng = np.random.default_rng(12345)
-    rows = [match_row(synth_rad_study("validation", i), rng) for i in range(n_images)]
+    rng = np.random.default_rng(2468)
+    rows = [qa_row(synth_rad_study("validation", i), rng) for i in range(n_images)]
     said: list[str] = []
     for k in range(0, n_images, 32):
         inputs = encode_prompt_answer(bundle, [p[0] for p in pairs[k:k + 32]], [r[0] for r in rows[k:k + 32]], None)
-        said += greedy_answers(bundle, inputs, max_new_tokens=2)
-    return round(sum(s.split()[:1] == [r[1]] for s, r in zip(said, rows)) / n_images, 3)
+        said += greedy_answers(bundle, inputs, max_new_tokens=4)
+    hits: dict[str, list[bool]] = {"closed": [], "open": []}
+    for (_, answer, kind), s in zip(rows, said):
+        for key in ("closed" if kind.endswith("/c") else "open", kind):
+            hits.setdefault(key, []).append(s.strip() == answer)
+    return {k: round(sum(hits[k]) / len(hits[k]), 3) for k in ("closed", "open", *sorted(hits.keys() - {"closed", "open"}))
+            if hits[k]}
 
 
-def save(bundle, args, curve, facts, n_params) -> None:
+def save(bundle, args, curve, facts, answers, n_params) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     bundle.model.half().save_pretrained(args.out)
     bundle.model.float()
     bundle.processor.save_pretrained(args.out)
     info = {
-        "data": "synth-rad train captions (image -> report), seed %d" % args.seed,
+        "data": f"synth-rad train images: captions (stage 1), instruction questions + captions (stage 2), "
+                f"seed {args.seed}",
         "instructions": INSTRUCTIONS, "section_p": SECTION_P, "architecture": ARCHITECTURE, "parameters": n_params,
-        "steps": args.steps, "match_steps": args.match_steps, "match_lr": args.match_lr,
-        "match_prompts": MATCH_PROMPTS, "match_p": MATCH_P, "init": str(args.init) if args.init else None,
-        "batch_size": args.batch_size, "lr": args.lr, "warmup": args.warmup,
+        "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "warmup": args.warmup,
+        "instruct_steps": args.instruct_steps, "instruct_lr": args.instruct_lr, "qa_p": QA_P,
+        "qa_closed_p": QA_CLOSED_P, "init": str(args.init) if args.init else None,
         "seed": args.seed, "threads": args.threads, "seconds": args.seconds, "loss_curve": curve,
-        "report_fact_accuracy": facts,
+        "report_fact_accuracy": facts, "instruction_accuracy": answers,
         "torch": torch.__version__,
     }
     (args.out / "pretraining.json").write_text(json.dumps(info, indent=1) + "\n")

@@ -7,7 +7,7 @@ Trains each method on synth-rad VQA train questions (the family's encode: labels
 tokens only, as in the real pipeline) with peft on the language model's attention and MLP
 layers (full module names under ``model.language_model``), then scores greedy answers on the
 synth-rad test split by exact match after lower-casing and stripping. The frozen base, which
-was pretrained on reports and report statements, not on questions, answers in its own style.
+was pretrained on reports and on questions in other wordings, answers open questions in its own words.
 Closed accuracy is printed beside the majority-answer baseline (answering the commonest closed
 answer to every closed question); the targets are closed accuracy >= that baseline + 15 points,
 open exact >= 40% and distinct numbers for distinct methods.
