@@ -1,6 +1,6 @@
 """Pretrain medvlm-tiny on synth-rad images and write pefomed/assets/medvlm-tiny.
 
-    python scripts/build_medvlm_tiny.py                    # both stages (~14 + ~35 min on one free core)
+    python scripts/build_medvlm_tiny.py                    # both stages (~14 + ~41 min on one thread)
     python scripts/build_medvlm_tiny.py --steps 50 --instruct-steps 50 --out /tmp/m   # a quick smoke run
     python scripts/build_medvlm_tiny.py --init STAGE1_FOLDER --out /tmp/m2   # stage 2 only, from stage-1 weights
 
@@ -56,8 +56,12 @@ def main() -> None:
     if args.init is not None:  # stage 1 was done by an earlier run: take its weights and record
         from pefomed.models.medvlm_tiny import medvlm_tiny
 
-        bundle = medvlm_tiny(path=args.init)
         stage1 = json.loads((args.init / "pretraining.json").read_text())
+        if stage1.get("instruct_steps"):
+            raise SystemExit(f"--init {args.init} holds instruction-tuned weights (instruct_steps "
+                             f"{stage1['instruct_steps']}); stage 2 starts from stage-1 weights: pass a folder built "
+                             "with --instruct-steps 0, e.g. pefomed/assets/medvlm-tiny as of commit 1a7dd63")
+        bundle = medvlm_tiny(path=args.init)
         args.steps, args.lr, args.warmup = stage1["steps"], stage1["lr"], stage1["warmup"]
     else:
         bundle = build_untrained(seed=args.seed)
