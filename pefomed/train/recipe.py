@@ -313,7 +313,7 @@ def run_finetune(spec: RunSpec, *, feature_cache: FeatureCache | None = None, pr
                 spec=spec, status=status, stop_reason=result.stop_reason, train=result, metrics=metrics,
                 datasets={**data.summary(), "train": train_split.summary(),  # minus a carved validation part
                           "validation": val_split.summary() if val_split is not None else None},
-                versions=library_versions(), device=device_info(spec.train),
+                versions=library_versions(), device=device_info(spec.train, adapted.bundle.model),
                 seconds=time.perf_counter() - started, out_dir=str(out) if out is not None else None,
                 evaluations=session.evaluations, best=session.best,
                 prompt_template=template.to_dict(), resolution=resolution, notes=list(data.notes),
@@ -377,8 +377,9 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
-def device_info(config: TrainConfig) -> dict[str, str]:
-    """The device and precision a run trains with, in words."""
+def device_info(config: TrainConfig, model=None) -> dict[str, str]:
+    """The device and precision a run trains with, in words (``model``: the one trained, which
+    ``dtype: auto`` on a CPU with native bf16 decides by)."""
     import platform
 
     import torch
@@ -387,5 +388,5 @@ def device_info(config: TrainConfig) -> dict[str, str]:
 
     device = resolve_device(config.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    return {"device": str(device), "name": name, "dtype": str(resolve_dtype(config.dtype, device)),
+    return {"device": str(device), "name": name, "dtype": str(resolve_dtype(config.dtype, device, model)),
             "python": platform.python_version(), "threads": str(torch.get_num_threads())}

@@ -106,3 +106,14 @@ def test_auto_dtype_picks_cpu_bf16_only_for_large_models_on_native_bf16(monkeypa
     assert step.resolve_dtype("auto", CPU, small) == torch.float32
     assert step.resolve_dtype("auto", CPU) == torch.float32  # no model: fp32, as before
     assert step.resolve_dtype("fp32", CPU, big) == torch.float32
+
+
+def test_run_record_names_the_dtype_the_loop_trained_with(monkeypatch):
+    from pefomed.train import step
+    from pefomed.train.recipe import device_info
+
+    monkeypatch.setattr(step, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(step, "CPU_BF16_MIN_PARAMS", 1000)
+    config = TrainConfig(device="cpu")
+    assert device_info(config, torch.nn.Linear(40, 40))["dtype"] == "torch.bfloat16"
+    assert device_info(config, torch.nn.Linear(4, 4))["dtype"] == "torch.float32"
