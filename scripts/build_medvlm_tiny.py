@@ -188,8 +188,8 @@ def qa_accuracy(bundle, n_images: int) -> dict[str, float]:
     for (_, answer, kind), s in zip(rows, said):
         for key in ("closed" if kind.endswith("/c") else "open", kind):
             hits.setdefault(key, []).append(s.strip() == answer)
-    return {k: round(sum(hits[k]) / len(hits[k]), 3) for k in ("closed", "open", *sorted(hits.keys() - {"closed", "open"}))
-            if hits[k]}
+    order = ("closed", "open", *sorted(hits.keys() - {"closed", "open"}))
+    return {k: round(sum(hits[k]) / len(hits[k]), 3) for k in order if hits[k]}
 
 
 def save(bundle, args, curve, facts, answers, n_params) -> None:

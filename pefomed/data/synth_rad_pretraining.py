@@ -13,8 +13,8 @@ import numpy as np
 
 from pefomed.data.synth_rad import synth_rad_captions, synth_rad_study
 from pefomed.data.synth_rad_render import Study
-from pefomed.data.synth_rad_text import (COUNT_ANSWERS, INTENSITY_WORDS, LEVELS, MODALITIES, MODALITY_NAMES, ORGANS,
-                                         PLANE_NAMES, PLANES, SIDES, SIZES, report_section)
+from pefomed.data.synth_rad_text import (ARTICLE, COUNT_ANSWERS, INTENSITY_WORDS, LEVELS, MODALITIES, MODALITY_NAMES,
+                                         ORGANS, PLANE_NAMES, PLANES, SIDES, SIZES, open_question, report_section)
 
 # Instructions asking for the report or one of its sections, varied as in LLaVA's captioning
 # stage; none is a synth-rad question, and none has a one-word answer.
@@ -38,7 +38,9 @@ QA_P = .8  # share of stage-2 rows that are instruction questions; the rest are 
 QA_CLOSED_P = .6  # share of instruction questions that are yes/no
 GLOBAL_KINDS = ("modality", "organ", "plane", "presence", "impression", "count")
 LESION_KINDS = ("size", "side", "level", "intensity")  # asked about images with lesions only
-ARTICLE_OF = {"CT": "a CT", "MRI": "an MRI", "X-ray": "an X-ray"}
+#: the synth-rad question type whose open answer each kind of fact is answered with
+VQA_TYPE = {"modality": "MODALITY", "organ": "ORGAN", "plane": "PLANE", "presence": "PRES", "impression": "ABN",
+            "count": "COUNT", "size": "SIZE", "side": "POS", "level": "POS", "intensity": "ATTRIB"}
 
 
 def report_batch(step: int, batch_size: int, seed: int) -> tuple[list, list[str], list[str]]:
@@ -100,26 +102,12 @@ OPEN_WORDINGS: dict[str, tuple[str, ...]] = {
 
 
 def _open_question(study: Study, kind: str, rng: np.random.Generator) -> tuple[str, str]:
-    """A short-answer question and its answer, written as synth-rad's open answers are."""
+    """A short-answer question and its answer: synth-rad's open answer about the same fact."""
     # a wording is drawn for every kind, then the asked one used: the order of random draws
     # that the shipped weights were built with
     wording = {k: _one(rng, *options) for k, options in OPEN_WORDINGS.items()}[kind]
-    words = INTENSITY_WORDS[study.modality]
-    if kind == "modality":
-        return wording, MODALITY_NAMES[study.modality]
-    if kind in ("organ", "size"):
-        return wording, getattr(study, kind)
-    if kind == "plane":
-        return wording, PLANE_NAMES[study.plane]
-    if kind == "presence":
-        return wording, f"{words[study.intensity]} {'lesions' if study.count > 1 else 'lesion'}" if study.count else "none"
-    if kind == "impression":
-        return wording, "abnormal" if study.count else "normal"
-    if kind == "count":
-        return wording, COUNT_ANSWERS[study.count]
-    if kind in ("side", "level"):
-        return wording, f"{study.side} {study.level}"
-    return wording, words[study.intensity]
+    # only the answer is taken, so a throwaway generator: ``rng``'s draws stay as they were
+    return wording, open_question(VQA_TYPE[kind], study, np.random.default_rng(0))[1]
 
 
 def _closed_question(study: Study, kind: str, truth: bool, rng: np.random.Generator) -> tuple[str, bool]:
@@ -132,11 +120,13 @@ def _closed_question(study: Study, kind: str, truth: bool, rng: np.random.Genera
 
     lesion = study.count > 0
     if kind == "modality":
-        m = MODALITY_NAMES[value(MODALITIES, study.modality)]
-        return _one(rng, f"Is the modality {m}?", f"Was {m} used?", f"Is this study {ARTICLE_OF[m]}?"), truth
+        code = value(MODALITIES, study.modality)
+        m = MODALITY_NAMES[code]
+        return _one(rng, f"Is the modality {m}?", f"Was {m} used?", f"Is this study {ARTICLE[code]}?"), truth
     if kind == "organ":
         o = value(ORGANS, study.organ)
-        return _one(rng, f"Is the body part the {o}?", f"Was the {o} scanned?", f"Does the scan cover the {o}?"), truth
+        return _one(rng, f"Is the body part the {o}?", f"Was the {o} scanned?",
+                    f"Does the scan cover the {o}?"), truth
     if kind == "plane":
         p = PLANE_NAMES[value(PLANES[study.modality], study.plane)]
         return _one(rng, f"Is the plane {p}?", f"Is the view {p}?", f"Was it acquired {p}?"), truth

@@ -54,7 +54,7 @@ def build_untrained(seed: int = 0) -> ModelBundle:
 # it, 200 LoRA steps take synth-rad open exact match from 13.5% (frozen) to 58.1%; at the
 # unscaled 2e-4 only to 15.2%.
 @register_model("medvlm-tiny", family="llava", tiny=False, lr_scale=10.0,
-                description="LLaVA, 2.9M params, pretrained here on synth-rad reports; the offline default")
+                description="LLaVA, 2.9M params, pretrained here on synth-rad images; the offline default")
 def medvlm_tiny(seed: int = 0, path: str | Path | None = None) -> ModelBundle:
     """Load the shipped pretrained weights (fp32). ``seed`` is accepted for the registry's
     signature; the weights are fixed, so it changes nothing."""
