@@ -1,6 +1,6 @@
 """Pretrain medvlm-tiny on synth-rad images and write pefomed/assets/medvlm-tiny.
 
-    python scripts/build_medvlm_tiny.py                    # both stages (~14 + ~41 min on one thread)
+    python scripts/build_medvlm_tiny.py                    # both stages (~14 + ~30 min on one thread)
     python scripts/build_medvlm_tiny.py --steps 50 --instruct-steps 50 --out /tmp/m   # a quick smoke run
     python scripts/build_medvlm_tiny.py --init STAGE1_FOLDER --out /tmp/m2   # stage 2 only, from stage-1 weights
 
@@ -18,6 +18,7 @@ how often the instruction questions are answered right on validation images.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import re
@@ -42,6 +43,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--instruct-lr", type=float, default=7e-4)
+    ap.add_argument("--qa-closed-p", type=float, default=QA_CLOSED_P,
+                    help="stage 2: share of the instruction questions that are yes/no")
     ap.add_argument("--warmup", type=int, default=100, help="stage 1's warm-up steps (stage 2: half)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -75,7 +78,8 @@ def main() -> None:
         bundle.model.half().float()
     else:
         curve = [tuple(point) for point in stage1["loss_curve"] if point[0] <= args.steps]
-    curve += pretrain(bundle, args, instruct_batch, args.steps, args.instruct_steps, args.instruct_lr,
+    stage2_batch = functools.partial(instruct_batch, closed_p=args.qa_closed_p)
+    curve += pretrain(bundle, args, stage2_batch, args.steps, args.instruct_steps, args.instruct_lr,
                       args.warmup // 2, row_mean=True)
     args.seconds = round(time.perf_counter() - start) + (stage1["seconds"] if stage1 else 0)
     facts = report_accuracy(bundle, args.eval_images)
@@ -203,7 +207,7 @@ def save(bundle, args, curve, facts, answers, n_params) -> None:
         "instructions": INSTRUCTIONS, "section_p": SECTION_P, "architecture": ARCHITECTURE, "parameters": n_params,
         "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "warmup": args.warmup,
         "instruct_steps": args.instruct_steps, "instruct_lr": args.instruct_lr, "qa_p": QA_P,
-        "qa_closed_p": QA_CLOSED_P, "init": str(args.init) if args.init else None,
+        "qa_closed_p": args.qa_closed_p, "init": str(args.init) if args.init else None,
         "seed": args.seed, "threads": args.threads, "seconds": args.seconds, "loss_curve": curve,
         "report_fact_accuracy": facts, "instruction_accuracy": answers,
         "torch": torch.__version__,
