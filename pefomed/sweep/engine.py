@@ -240,8 +240,8 @@ class Sweep:
     def _one(self, study: Any, n: int | None) -> None:
         from optuna.trial import TrialState
 
-        with warnings.catch_warnings():  # heartbeats are ours here, not Study.optimize's
-            warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        with warnings.catch_warnings(), st.claim_lock(self.spec.storage_url):
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")  # ours, not Study.optimize's
             trial = study.ask()
         beat = _Heartbeat(self.storage, trial._trial_id, self.heartbeat)
         try:

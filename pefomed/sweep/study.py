@@ -21,6 +21,7 @@ system attributes, as ``RetryHeartbeatStaleTrialCallback`` writes them), up to
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -74,6 +75,32 @@ def open_storage(url: str, *, heartbeat: int = HEARTBEAT_S, grace: int = GRACE_S
     first = str(last).strip().splitlines()[0] if last is not None else ""
     raise PefomedError(f"cannot open storage {redact(url)} ({first}); check the URL and that the database is "
                        "reachable")
+
+
+@contextlib.contextmanager
+def claim_lock(url: str):
+    """Hold while taking a trial (``study.ask``) from a SQLite study: only one worker at a time.
+
+    Optuna claims a queued trial by reading it WAITING and writing it RUNNING in one transaction
+    with ``SELECT ... FOR UPDATE``, which SQLite ignores: two workers could both read WAITING and
+    both run the same trial. PostgreSQL and MySQL lock the row, so they need nothing here. The lock
+    is a file beside the database (``flock``; workers of one SQLite study share a filesystem).
+    """
+    url = normalize_url(url)
+    db = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; one worker per SQLite study there
+        fcntl = None
+    if not db or db == ":memory:" or fcntl is None:
+        yield
+        return
+    with open(Path(db).expanduser().with_name(Path(db).name + ".claim-lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 #: URL scheme -> (the driver module SQLAlchemy 2 uses for it, how to install it)

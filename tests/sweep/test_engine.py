@@ -278,3 +278,39 @@ def test_study_is_a_plain_optuna_study_with_named_objectives(tmp_path):
     assert study.metric_names == ["closed-lenient", "trainable_params"]
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
     assert len(study.best_trials) >= 1
+
+
+def _race_for_queued_trials(url: str, workers: int, rounds: int, lock: bool) -> list[int]:
+    """``workers`` threads, each with its own storage, take a queued trial at the same moment,
+    ``rounds`` times; the trial numbers they were handed."""
+    import contextlib
+
+    storages = [st.open_storage(url) for _ in range(workers)]
+    studies = [optuna.load_study(study_name="race", storage=s) for s in storages]
+    taken: list[int] = []
+    gate = threading.Barrier(workers)
+
+    def take(study) -> None:
+        gate.wait()
+        with st.claim_lock(url) if lock else contextlib.nullcontext():
+            taken.append(study.ask().number)
+
+    for _ in range(rounds):
+        for _ in range(workers):
+            studies[0].enqueue_trial({"x": 1.0}, skip_if_exists=False)
+        threads = [threading.Thread(target=take, args=(s,)) for s in studies]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return taken
+
+
+def test_workers_on_one_sqlite_study_never_take_the_same_queued_trial(tmp_path):
+    # Optuna's WAITING -> RUNNING claim relies on SELECT ... FOR UPDATE, a no-op on SQLite; under
+    # load two workers took trial 0 together and one crashed (UpdateFinishedTrialError)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.create_study(study_name="race", storage=st.open_storage(url))
+    taken = _race_for_queued_trials(url, workers=3, rounds=15, lock=True)
+    assert len(taken) == 45 and len(set(taken)) == 45, Counter(taken).most_common(3)
+    assert (tmp_path / "study.db.claim-lock").is_file()
