@@ -7,8 +7,8 @@ LLaVA's two stages: image -> report captions, then instruction tuning on short q
 one fact of the image in wordings synth-rad's VQA templates never use
 (``pefomed/data/synth_rad_pretraining.py``). The base therefore describes images, answers
 yes/no questions about them well above the majority answer even in synth-rad's wordings, and
-rarely gives synth-rad's exact open answers, which a short adapter fine-tune teaches: the default model on
-which adapter choices give different, meaningful numbers on a laptop CPU.
+rarely gives synth-rad's exact open answers, which a short adapter fine-tune teaches: the default
+model on which adapter choices give different, meaningful numbers on a laptop CPU.
 """
 from __future__ import annotations
 
