@@ -56,9 +56,9 @@ def open_storage(url: str, *, heartbeat: int = HEARTBEAT_S, grace: int = GRACE_S
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///"):
         kwargs = {"connect_args": {"timeout": 120}}
-        db = url[len("sqlite:///"):]
-        if db and db != ":memory:":
-            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite_file(url)
+        if db is not None:
+            db.parent.mkdir(parents=True, exist_ok=True)
     last: Exception | None = None
     for attempt in range(3):  # concurrent first starts race on table creation
         try:
@@ -77,6 +77,12 @@ def open_storage(url: str, *, heartbeat: int = HEARTBEAT_S, grace: int = GRACE_S
                        "reachable")
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL; None for other databases and in-memory SQLite."""
+    db = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+    return Path(db).expanduser() if db and db != ":memory:" else None
+
+
 @contextlib.contextmanager
 def claim_lock(url: str):
     """Hold while taking a trial (``study.ask``) from a SQLite study: only one worker at a time.
@@ -86,16 +92,15 @@ def claim_lock(url: str):
     both run the same trial. PostgreSQL and MySQL lock the row, so they need nothing here. The lock
     is a file beside the database (``flock``; workers of one SQLite study share a filesystem).
     """
-    url = normalize_url(url)
-    db = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+    db = sqlite_file(normalize_url(url))
     try:
         import fcntl
     except ImportError:  # Windows: no flock; one worker per SQLite study there
         fcntl = None
-    if not db or db == ":memory:" or fcntl is None:
+    if db is None or fcntl is None:
         yield
         return
-    with open(Path(db).expanduser().with_name(Path(db).name + ".claim-lock"), "a") as handle:
+    with open(db.with_name(db.name + ".claim-lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
