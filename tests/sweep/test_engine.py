@@ -280,11 +280,9 @@ def test_study_is_a_plain_optuna_study_with_named_objectives(tmp_path):
     assert len(study.best_trials) >= 1
 
 
-def _race_for_queued_trials(url: str, workers: int, rounds: int, lock: bool) -> list[int]:
-    """``workers`` threads, each with its own storage, take a queued trial at the same moment,
-    ``rounds`` times; the trial numbers they were handed."""
-    import contextlib
-
+def _race_for_queued_trials(url: str, workers: int, rounds: int) -> list[int]:
+    """``workers`` threads, each with its own storage, take a queued trial at the same moment
+    under ``claim_lock``, ``rounds`` times; the trial numbers they were handed."""
     storages = [st.open_storage(url) for _ in range(workers)]
     studies = [optuna.load_study(study_name="race", storage=s) for s in storages]
     taken: list[int] = []
@@ -292,7 +290,7 @@ def _race_for_queued_trials(url: str, workers: int, rounds: int, lock: bool) -> 
 
     def take(study) -> None:
         gate.wait()
-        with st.claim_lock(url) if lock else contextlib.nullcontext():
+        with st.claim_lock(url):
             taken.append(study.ask().number)
 
     for _ in range(rounds):
@@ -311,6 +309,6 @@ def test_workers_on_one_sqlite_study_never_take_the_same_queued_trial(tmp_path):
     # load two workers took trial 0 together and one crashed (UpdateFinishedTrialError)
     url = f"sqlite:///{tmp_path / 'study.db'}"
     optuna.create_study(study_name="race", storage=st.open_storage(url))
-    taken = _race_for_queued_trials(url, workers=3, rounds=15, lock=True)
+    taken = _race_for_queued_trials(url, workers=3, rounds=15)
     assert len(taken) == 45 and len(set(taken)) == 45, Counter(taken).most_common(3)
     assert (tmp_path / "study.db.claim-lock").is_file()
