@@ -8,16 +8,26 @@ takes the same optimizer step. Rank 0 alone writes the run folder, logs and eval
 decision (budgets, signals, early stopping) is rank 0's, broadcast to all, and device-seconds
 are summed across processes, so budgets are global.
 
-Each process's loss is the mean over its own answer tokens, and the step's loss is the mean of
-those (as ``transformers.Trainer`` does by default): with equal answer lengths on every rank
-this equals the single-process loss exactly; otherwise ranks are weighted equally.
+Each process's loss is the mean over its own answer tokens; the step's loss and gradients weight
+those means by the tokens behind them (as ``transformers.Trainer`` does with
+``average_tokens_across_devices``), so they equal the single-process mean over all the step's
+answer tokens even when answer lengths differ or a short last batch leaves a process empty.
+A process that runs out of memory or gets a non-finite loss stops every process at the same
+step: :meth:`DataParallel.combine` runs the same collectives in the same order on every process
+whatever happened locally, so no process waits on a collective another one skipped.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
 import torch
+
+from pefomed.train.step import StepStats
+
+#: gradient elements all-reduced at once (64 MB of fp32), as DDP's buckets bound its copies
+BUCKET_ELEMENTS = 1 << 24
 
 
 def launched() -> bool:
@@ -58,24 +68,65 @@ class DataParallel:
             if p.requires_grad:
                 dist.broadcast(p.data, src=0)
 
-    def average_gradients(self, model: torch.nn.Module) -> None:
+    def combine(self, stats: StepStats | None, model: torch.nn.Module, samples: int,
+                device: Any) -> StepStats | None:
+        """This step over every process: None when any process ran out of memory (``stats`` None
+        there), else the token-weighted loss (non-finite when any process's is, and then the
+        gradients are left alone) with every process's gradients combined the same way."""
         if self.world == 1:
-            return
+            return stats
         import torch.distributed as dist
 
-        grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
-        if not grads:
-            return
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat /= self.world
-        offset = 0
-        for g in grads:
-            g.copy_(flat[offset:offset + g.numel()].view_as(g))
-            offset += g.numel()
+        ok = stats is not None
+        weight = stats.weight if ok else 0.0
+        summary = torch.tensor([0.0 if ok else 1.0, stats.loss * weight if ok else 0.0, weight,
+                                stats.tokens if ok else 0], dtype=torch.float64, device=device)
+        dist.all_reduce(summary)
+        failed, loss_sum, total_weight, tokens = summary.tolist()
+        if failed:
+            return None
+        loss = loss_sum / total_weight if total_weight else 0.0
+        if math.isfinite(loss):
+            self._combine_gradients(model, weight / total_weight if total_weight else 0.0)
+        return StepStats(loss, int(tokens), samples, total_weight)
 
-    def mean(self, value: float, device: Any) -> float:
-        return self._reduce(value, device) / self.world
+    def _combine_gradients(self, model: torch.nn.Module, share: float) -> None:
+        """Set every process's gradients to the sum over processes of its own times its ``share``,
+        in buckets of :data:`BUCKET_ELEMENTS` (a full fine-tune's gradients are never copied
+        whole). A parameter without a gradient counts as zeros, and stays without one only when
+        no process has one (AdamW skips it then, as it would in one process)."""
+        import torch.distributed as dist
+
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            return
+        present = torch.tensor([p.grad is not None for p in params], dtype=torch.float32, device=params[0].device)
+        dist.all_reduce(present)
+        params = [p for p, anywhere in zip(params, present.tolist()) if anywhere]
+        bucket: list[torch.nn.Parameter] = []
+        size = 0
+        for i, p in enumerate(params):
+            bucket.append(p)
+            size += p.numel()
+            if size >= BUCKET_ELEMENTS or i == len(params) - 1:
+                self._reduce_bucket(bucket, share)
+                bucket, size = [], 0
+
+    @staticmethod
+    def _reduce_bucket(params: list[torch.nn.Parameter], share: float) -> None:
+        import torch.distributed as dist
+
+        flat = torch.cat([p.grad.detach().reshape(-1).float() * share if p.grad is not None
+                          else torch.zeros(p.numel(), dtype=torch.float32, device=p.device) for p in params])
+        dist.all_reduce(flat)
+        offset = 0
+        for p in params:
+            value = flat[offset:offset + p.numel()].view_as(p)
+            offset += p.numel()
+            if p.grad is None:
+                p.grad = value.to(p.dtype).clone()
+            else:
+                p.grad.copy_(value)
 
     def total(self, value: float, device: Any) -> float:
         return self._reduce(value, device)

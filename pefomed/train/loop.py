@@ -252,12 +252,9 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
                 t0 = time.perf_counter()
                 spent = tracker.clock.seconds
                 tracker.clock.start()
-                stats = _backward_or_oom(runner, dp.shard(group), config.batch_size, model)
-                if dp.world > 1 and stats is not None:  # one loss and one gradient for all processes
-                    stats = StepStats(dp.mean(stats.loss, device), int(dp.total(stats.tokens, device)),
-                                      len(group))
-                    dp.average_gradients(model)
-                if dp.total(stats is None, device) or not math.isfinite(stats.loss):
+                stats = _backward_or_oom(runner, dp.shard(group), config.batch_size)
+                stats = dp.combine(stats, model, len(group), device)  # one loss and gradient for all
+                if stats is None or not math.isfinite(stats.loss):
                     tracker.clock.stop()
                     optimizer.zero_grad(set_to_none=True)
                     stop = "max_memory_mb" if stats is None else "nan_loss"
@@ -303,15 +300,11 @@ def train(adapted: Any, records: list[VQARecord], config: TrainConfig, budget: B
                        epochs=tracker.samples / len(records), losses=losses, cost=cost, cache_note=cache_note)
 
 
-def _backward_or_oom(runner: StepRunner, group: list[VQARecord], batch_size: int,
-                     model: torch.nn.Module) -> StepStats | None:
+def _backward_or_oom(runner: StepRunner, group: list[VQARecord], batch_size: int) -> StepStats | None:
     """The step's stats, or None when the device ran out of memory: the device's own memory is a
     cap too, and a sweep must record that as a failed trial rather than crash."""
-    if not group:  # a data-parallel shard of a short last batch: contribute zero gradients
-        for p in model.parameters():
-            if p.requires_grad:
-                p.grad = torch.zeros_like(p)
-        return StepStats(0.0, 0, 0)
+    if not group:  # a data-parallel shard of a short last batch: weight 0 in the combined step
+        return StepStats(0.0, 0, 0, 0.0)
     try:
         return runner.backward(group, batch_size)
     except torch.cuda.OutOfMemoryError:  # the same class as torch.OutOfMemoryError (torch >= 2.5)

@@ -81,11 +81,14 @@ def is_quantized(model: Any) -> bool:
 
 @dataclass
 class StepStats:
-    """What one step processed: mean answer-token loss, sequence tokens, samples."""
+    """What one step processed: mean answer-token loss, sequence tokens, samples, and the
+    ``weight`` that mean is over (answer tokens; records for a classifier), which data-parallel
+    processes use to combine their means into the mean over the whole step."""
 
     loss: float
     tokens: int
     samples: int
+    weight: float = 0.0
 
 
 class StepRunner:
@@ -129,11 +132,13 @@ class StepRunner:
         chunks = [records[i:i + micro_batch_size] for i in range(0, len(records), micro_batch_size)]
         prepared = [self._prepare(chunk, skip_pixels=self.cache is not None) for chunk in chunks]
         generative = self.family.task == "generate"
+        weight = float(len(records))
         if generative:
             denom = sum(int((inputs["labels"][:, 1:] != IGNORE_INDEX).sum()) for inputs, _ in prepared)
             if denom == 0:
                 raise PefomedError("no answer tokens in this batch: every answer is empty after "
                                    "tokenization; check the dataset's answers")
+            weight = float(denom)
         total_loss = 0.0
         tokens = 0
         for chunk, (inputs, rows) in zip(chunks, prepared):
@@ -146,10 +151,10 @@ class StepRunner:
             if self.cache is not None:
                 self.encoded.drop_pixels(chunk)  # their features are cached now
             if not torch.isfinite(loss):
-                return StepStats(float("nan"), tokens, len(records))
+                return StepStats(float("nan"), tokens, len(records), weight)
             loss.backward()
             total_loss += float(loss.detach())
-        return StepStats(total_loss, tokens, len(records))
+        return StepStats(total_loss, tokens, len(records), weight)
 
     def _token_loss_sum(self, chunk: list[VQARecord], inputs: dict[str, torch.Tensor],
                         rows: list[dict] | None = None) -> torch.Tensor:
