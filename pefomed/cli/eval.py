@@ -41,7 +41,6 @@ def eval_cmd(model, family, adapter_dir, dataset, split, limit, protocols, batch
              image_size, max_pixels) -> None:
     """Evaluate MODEL [+ adapter] on DATASET/SPLIT: metrics by protocol, each peer family as its
     script prints it, the majority-answer baseline beside every closed accuracy, and breakdowns."""
-    from pefomed.data import load_dataset
     from pefomed.evaluation import breakdown_table, evaluate, family_table, metrics_table, resolve_protocols
     from pefomed.evaluation.table import breakdown_protocols, own_protocols, scored_families
     from pefomed.models.prompts import apply_template, template_of
@@ -59,10 +58,10 @@ def eval_cmd(model, family, adapter_dir, dataset, split, limit, protocols, batch
     names = [p.strip() for p in protocols.split(",") if p.strip()] if protocols else None
     protocol_list = resolve_protocols(names)  # an unknown name fails here, before any data or model
     data, notes = _eval_data(run, dataset, split, limit, seed, options)
-    dataset, split = data.dataset, data.split
     train_answers = None
     if any(p.prepare is not None for p in protocol_list):  # MEVF's answer list
-        train_answers = [(r.answer, r.answer_type) for r in load_dataset(dataset, "train", **options).records]
+        train_answers = [(r.answer, r.answer_type) for r in _train_records(run, dataset, data.dataset, options)]
+    dataset, split = data.dataset, data.split
     bundle = create_model(model, family=family, seed=run["spec"]["seed"] if run else 0)
     target = bundle
     if adapter_path is not None:
@@ -127,6 +126,19 @@ def _eval_data(run: dict | None, dataset: str | None, split: str, limit: int | N
             warnings.simplefilter("ignore")
             notes += overlap_notes(load_run_train(spec), data)
     return data, notes
+
+
+def _train_records(run: dict | None, dataset: str | None, scored: str, options: dict) -> list:
+    """The training records behind an answer list: a run's own (its field mapping and dataset
+    options, without its held-out part) when the run's data is scored, else ``scored``'s train split."""
+    if run is not None and dataset is None:
+        from pefomed.train.data import load_run_train
+        from pefomed.train.recipe import RunSpec
+
+        return load_run_train(RunSpec.from_dict(run["spec"])).records
+    from pefomed.data import load_dataset
+
+    return load_dataset(scored, "train", **options).records
 
 
 def _resolve_adapter_dir(adapter_dir: Path | None) -> tuple[Path | None, dict | None]:

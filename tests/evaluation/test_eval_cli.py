@@ -27,6 +27,28 @@ def test_eval_prints_one_table_per_family_and_records_baselines(tmp_path):
     assert closed["total"] == closed["value"] * closed["n"] and "majority" not in m["pefomed-paper-open"]
 
 
+def test_mevf_on_a_run_over_a_mapped_file_takes_the_answer_list_from_the_runs_training_records(tmp_path):
+    from tests.train.conftest import make_records
+
+    rows = []
+    for r in make_records(40, images=20):
+        if not (tmp_path / f"{r.image_id}.png").exists():
+            r.image.save(tmp_path / f"{r.image_id}.png")
+        rows.append({"img_path": f"{r.image_id}.png", "query": r.question, "label": r.answer})
+    (tmp_path / "mine.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
+    run = tmp_path / "run"
+    trained = CliRunner().invoke(main, ["train", "--model", "tiny-llava", "--dataset", str(tmp_path / "mine.jsonl"),
+                                        "--field", "image=img_path", "--field", "question=query",
+                                        "--field", "answer=label", "--adapter", "lora", "--max-steps", "1",
+                                        "--batch-size", "2", "--device", "cpu", "--out", str(run)])
+    assert trained.exit_code == 0, trained.output
+    result = CliRunner().invoke(main, ["eval", "--adapter-dir", str(run), "--protocols", "mevf", "--json"])
+    assert result.exit_code == 0, result.output  # the answer list was read without the run's --field mapping
+    scored = json.loads(result.output[result.output.index("{"):])
+    held_out = json.loads((run / "run.json").read_text())["datasets"]["eval"]["n"]
+    assert scored["metrics"]["mevf-all"]["n"] == held_out
+
+
 def test_unknown_family_is_a_one_line_error():
     result = CliRunner().invoke(main, [*TINY, "--protocols", "llava-mde"])
     assert result.exit_code == 2, result.output
