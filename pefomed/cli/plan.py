@@ -31,6 +31,8 @@ def parse_memory(text: str) -> float:
 @click.option("--train-projector", is_flag=True, help="also train the projector fully")
 @click.option("--batch-size", default=1, show_default=True, type=int)
 @click.option("--image-size", default=None, type=int, help="image side in pixels (default: the model's)")
+@click.option("--max-pixels", default=None, type=int,
+              help="cap on pixels per image (Qwen2-VL/2.5-VL, Idefics3/SmolVLM), as in `pefomed train`")
 @click.option("--prompt-tokens", default=32, show_default=True, type=int, help="question + template tokens")
 @click.option("--max-answer-tokens", default=16, show_default=True, type=int)
 @click.option("--dtype", default="bf16", show_default=True, type=click.Choice(["bf16", "fp16", "fp32"]))
@@ -42,9 +44,9 @@ def parse_memory(text: str) -> float:
 @click.option("--cpu", is_flag=True, help="plan a CPU run (no CUDA context, CPU allocator overhead)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def plan_cmd(model: str, method: str, parts: str, layers: str, sets: tuple[str, ...], train_projector: bool,
-             batch_size: int, image_size: int | None, prompt_tokens: int, max_answer_tokens: int, dtype: str,
-             gradient_checkpointing: bool, optimizer: str, gpu: str | None, memory_mb: float | None, cpu: bool,
-             as_json: bool) -> None:
+             batch_size: int, image_size: int | None, max_pixels: int | None, prompt_tokens: int,
+             max_answer_tokens: int, dtype: str, gradient_checkpointing: bool, optimizer: str, gpu: str | None,
+             memory_mb: float | None, cpu: bool, as_json: bool) -> None:
     """Plan the peak memory of one training step of METHOD on MODEL, without loading weights."""
     from pefomed.adapters import list_adapters
     from pefomed.errors import PefomedError
@@ -60,6 +62,7 @@ def plan_cmd(model: str, method: str, parts: str, layers: str, sets: tuple[str, 
         request = PlanRequest(model, name, parts=tuple(p.strip() for p in parts.split(",") if p.strip()),
                               layers=layers, settings=settings if method != "all" else (),
                               train_projector=train_projector, batch_size=batch_size, image_size=image_size,
+                              max_pixels=max_pixels,
                               prompt_tokens=prompt_tokens, max_answer_tokens=max_answer_tokens, dtype=dtype,
                               gradient_checkpointing=gradient_checkpointing, optimizer=optimizer,
                               device="cpu" if cpu else "cuda", memory_bytes=cap)

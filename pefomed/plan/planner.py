@@ -6,6 +6,7 @@ reads ``peak_bytes``. Nothing here reads weights or allocates them.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -36,6 +37,9 @@ class PlanRequest:
     train_projector: bool = False
     batch_size: int = 1
     image_size: int | None = None
+    #: a cap on pixels per image (Qwen2-VL/2.5-VL, Idefics3/SmolVLM), as ``pefomed train --max-pixels``;
+    #: planned for a square image at the cap, the most tokens an image can take
+    max_pixels: int | None = None
     prompt_tokens: int = 32
     max_answer_tokens: int = 16
     dtype: str = "bf16"
@@ -56,6 +60,11 @@ class PlanRequest:
                 problems.append(f"{name} must be a whole number >= {1 if name == 'batch_size' else 0}, but got {value!r}")
         if self.image_size is not None and (not isinstance(self.image_size, int) or self.image_size < 14):
             problems.append(f"image_size must be a whole number >= 14 pixels, but got {self.image_size!r}")
+        if self.max_pixels is not None and (isinstance(self.max_pixels, bool) or not isinstance(self.max_pixels, int)
+                                            or self.max_pixels < 14 * 14):
+            problems.append(f"max_pixels must be a whole number >= {14 * 14} (14x14), but got {self.max_pixels!r}")
+        if self.image_size is not None and self.max_pixels is not None:
+            problems.append("give image_size or max_pixels, not both")
         if self.device not in ("cuda", "cpu"):
             problems.append(f"device must be 'cuda' or 'cpu', but got {self.device!r}")
         if problems:
@@ -165,7 +174,8 @@ def _weights(adapted, e: int, quantized: set[str]) -> tuple[dict[tuple[str, str]
 def _step_shape(adapted, request: PlanRequest, e: int) -> memory.StepShape:
     config = adapted.base.config
     model_type = getattr(config, "model_type", "")
-    vision = vision_shape(config, model_type, request.image_size)
+    side = request.image_size if request.max_pixels is None else math.isqrt(request.max_pixels)
+    vision = vision_shape(config, model_type, side)
     lang, vocab = language_shape(config)
     lm_tokens = image_tokens_in_lm(config, model_type, vision) + request.prompt_tokens + request.max_answer_tokens
     grads = _tower_grads(adapted)

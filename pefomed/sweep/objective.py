@@ -88,12 +88,19 @@ def plan_skip(config: TrialConfig, spec: SweepSpec) -> TrialOutcome | None:
 
     from pefomed.plan import PlanRequest, plan
 
-    cuda = torch.cuda.is_available()
+    options = spec.train.options
+    device = str(options.get("device", "auto"))
+    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    dtype = str(options.get("dtype", "auto"))
+    if dtype == "auto":  # as the trial will resolve it (a CPU's bf16 for large models aside: fp32 is the larger plan)
+        dtype = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
     try:
         record = plan(PlanRequest(spec.model, config.method, parts=tuple(config.parts), layers=config.layers,
                                   settings=tuple(sorted(config.settings.items())),
                                   train_projector=config.train_projector, batch_size=config.batch_size,
-                                  dtype="bf16" if cuda else "fp32", device="cuda" if cuda else "cpu"))
+                                  image_size=spec.image_size, max_pixels=spec.max_pixels, dtype=dtype,
+                                  gradient_checkpointing=bool(options.get("gradient_checkpointing", False)),
+                                  device="cuda" if cuda else "cpu"))
     except Exception:  # noqa: BLE001 - a model the planner cannot size is trained and measured instead
         return None
     peak_mb = record["peak_bytes"] / 1024 ** 2

@@ -76,12 +76,60 @@ def test_sweep_skips_a_trial_whose_plan_exceeds_the_memory_cap() -> None:
     from pefomed.sweep.objective import plan_skip
     from pefomed.sweep.space import TrialConfig
 
-    spec = SimpleNamespace(model="tiny-llava", budget={"max_memory_mb": 1})
+    from pefomed.sweep.spec import TrainSpec
+
+    def sweep(budget: dict, **inputs) -> SimpleNamespace:
+        return SimpleNamespace(model="tiny-llava", budget=budget, train=inputs.pop("train", TrainSpec()),
+                               image_size=inputs.get("image_size"), max_pixels=inputs.get("max_pixels"))
+
+    spec = sweep({"max_memory_mb": 1})
     skipped = plan_skip(TrialConfig(method="lora", label="lora"), spec)
     assert skipped.status == "failed" and skipped.reason.startswith("skipped: planned ")
     assert skipped.cost == {"device_seconds": 0.0} and skipped.train["skipped_by_plan"]
     assert plan_skip(TrialConfig(method="frozen", label="frozen"), spec) is None  # nothing trains
-    assert plan_skip(TrialConfig(method="lora", label="lora"), SimpleNamespace(model="tiny-llava", budget={})) is None
+    assert plan_skip(TrialConfig(method="lora", label="lora"), sweep({})) is None
+
+
+def test_the_sweeps_plan_check_sizes_the_trials_inputs_precision_and_checkpointing() -> None:
+    """The skip decision plans what the trial will run: the sweep's image_size / max_pixels, its
+    train dtype and gradient checkpointing (Qwen2-VL-2B LoRA, batch 4, on a CUDA device)."""
+    from types import SimpleNamespace
+
+    from pefomed.sweep.objective import plan_skip
+    from pefomed.sweep.space import TrialConfig
+    from pefomed.sweep.spec import TrainSpec
+
+    def planned_mb(cap_mb: float = 1, **inputs) -> float | None:
+        options = {"device": "cuda", "dtype": "bf16", **inputs.pop("options", {})}
+        spec = SimpleNamespace(model="qwen2-vl-2b", budget={"max_memory_mb": cap_mb},
+                               train=TrainSpec(options=options), **{"image_size": None, "max_pixels": None, **inputs})
+        skipped = plan_skip(TrialConfig(method="lora", label="lora", batch_size=4), spec)
+        return None if skipped is None else skipped.train["planned_peak_mb"]
+
+    native = planned_mb()  # 448x448: 1,024 vision tokens
+    large = planned_mb(max_pixels=1344 * 1344)
+    assert large == planned_mb(image_size=1344) > 4 * native  # the same square image at the cap
+    assert planned_mb(max_pixels=1344 * 1344, options={"gradient_checkpointing": True}) < large
+    assert planned_mb(options={"dtype": "fp32"}) > 1.5 * native
+    assert planned_mb(cap_mb=14 * 1024) is None  # fits in bf16 ...
+    assert planned_mb(cap_mb=14 * 1024, options={"dtype": "fp32"}) is not None  # ... not in fp32
+
+
+def test_plan_max_pixels_plans_qwen_images_at_the_cap() -> None:
+    small = plan(PlanRequest("qwen2-vl-2b", "lora", max_pixels=448 * 448))
+    large = plan(PlanRequest("qwen2-vl-2b", "lora", max_pixels=896 * 896))
+    assert small["tokens"]["vision_per_example"] == (448 // 14) ** 2
+    assert large["tokens"]["vision_per_example"] == 4 * small["tokens"]["vision_per_example"]
+    assert large["tokens"]["lm_per_example"] - 48 == (896 // 28) ** 2  # 2x2 patches merge into one LM token
+    assert large["peak_bytes"] > small["peak_bytes"]
+    result = CliRunner().invoke(main, ["plan", "qwen2-vl-2b", "--adapter", "lora", "--max-pixels", str(896 * 896),
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    assert json.loads(result.output)["plans"][0]["peak_bytes"] == large["peak_bytes"]
+    with pytest.raises(Exception, match="give image_size or max_pixels, not both"):
+        PlanRequest("qwen2-vl-2b", "lora", image_size=448, max_pixels=448 * 448)
 
 
 def test_inspect_a_folder_holding_only_config_json(tmp_path) -> None:
