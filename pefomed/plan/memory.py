@@ -56,6 +56,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pefomed.plan.shapes import TowerShape
+
 NF4_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)
 FP4_NO_DQ_BYTES = 0.5 + 4 / 64
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
@@ -64,18 +66,11 @@ OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit")
 
 @dataclass(frozen=True)
 class Tower:
-    """One transformer stack, its tokens per example, and how it trains."""
+    """One transformer stack (its shape, read from the config), its tokens per example, and how
+    it trains."""
 
-    name: str
-    layers: int
-    hidden: int
-    intermediate: int
-    heads: int
-    kv_heads: int
-    head_dim: int
+    shape: TowerShape
     tokens: int
-    gated: bool = True
-    rms_norm: bool = True
     #: "none" (no gradient flows: nothing kept), "frozen" (activations need grad, weights frozen),
     #: "full" (weights train)
     grad: str = "none"
@@ -103,18 +98,18 @@ def tower_activation_bytes(t: Tower, batch: int, e: int, checkpointing: bool) ->
     """Bytes a tower keeps for backward: ``kept`` for the whole batch, ``layer`` for one layer."""
     if t.grad == "none":
         return {"kept": 0.0, "layer": 0.0}
-    T = batch * t.tokens
-    q, k, h, f = t.heads * t.head_dim, t.kv_heads * t.head_dim, t.hidden, t.intermediate
+    T, s = batch * t.tokens, t.shape
+    q, k, h, f = s.heads * s.head_dim, s.kv_heads * s.head_dim, s.hidden, s.intermediate
     kv = q if t.repeat_kv else k
-    norms = 2 * T * h * ((4 + e) if t.rms_norm else e)
-    attn = T * (q + 2 * kv) * e + T * q * e + T * t.heads * 4
-    mlp = (3 if t.gated else 1) * T * f * e
+    norms = 2 * T * h * ((4 + e) if s.rms_norm else e)
+    attn = T * (q + 2 * kv) * e + T * q * e + T * s.heads * 4
+    mlp = (3 if s.gated else 1) * T * f * e
     linear_inputs = (2 * T * h + T * q + T * f) * e if t.grad == "full" else 0.0
     extra = T * (t.extra_per_token * e + t.extra_mask_per_token)
     layer = norms + attn + mlp + linear_inputs + extra
     if checkpointing:
-        return {"kept": t.layers * T * h * e + layer, "layer": layer}
-    return {"kept": t.layers * layer, "layer": layer}
+        return {"kept": s.layers * T * h * e + layer, "layer": layer}
+    return {"kept": s.layers * layer, "layer": layer}
 
 
 def logits_bytes(lm_tokens: int, batch: int, vocab: int, e: int) -> dict[str, float]:
@@ -128,7 +123,7 @@ def workspace_bytes(shape: StepShape) -> float:
     best = 0.0
     for t in shape.towers:
         T = shape.batch * t.tokens
-        best = max(best, 2 * T * max(t.intermediate, 4 * t.hidden) * shape.dtype_bytes)
+        best = max(best, 2 * T * max(t.shape.intermediate, 4 * t.shape.hidden) * shape.dtype_bytes)
     return best
 
 
@@ -173,7 +168,7 @@ def breakdown(shape: StepShape, *, weights: float, trainable: int, largest_train
     acts = sum(tower_activation_bytes(t, shape.batch, e, shape.gradient_checkpointing)["kept"]
                for t in shape.towers)
     lm = logits_bytes(shape.lm_tokens, shape.batch, shape.vocab, e)
-    lm_grad = any(t.grad != "none" for t in shape.towers if t.name == "language")
+    lm_grad = any(t.grad != "none" for t in shape.towers if t.shape.name == "language")
     return Breakdown(
         weights=weights,
         gradients=trainable * e,

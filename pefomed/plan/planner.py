@@ -114,7 +114,7 @@ def plan(request: PlanRequest) -> dict[str, Any]:
         "weights_by_part": {f"{part} ({prec})": v for (part, prec), v in sorted(weights_by.items())},
         "kept_full_precision": adapted.state.get("kept_full_precision", []),
         "tokens": {"lm_per_example": shape.lm_tokens,
-                   "vision_per_example": next((t.tokens for t in shape.towers if t.name == "vision"), 0)},
+                   "vision_per_example": next((t.tokens for t in shape.towers if t.shape.name == "vision"), 0)},
         "bytes": {"weights": b.weights, "gradients": b.gradients, "optimizer": b.optimizer,
                   "optimizer_temp": b.optimizer_temp, "activations": b.activations,
                   "activations_no_gc": _acts(shape, request.batch_size, False),
@@ -184,8 +184,7 @@ def _step_shape(adapted, request: PlanRequest, e: int) -> memory.StepShape:
         if t is None:
             continue
         grad, extra, mask = grads[t.name]
-        towers.append(memory.Tower(t.name, t.layers, t.hidden, t.intermediate, t.heads, t.kv_heads, t.head_dim,
-                                   tokens, t.gated, t.rms_norm, grad, extra / max(t.layers, 1), mask / max(t.layers, 1),
+        towers.append(memory.Tower(t, tokens, grad, extra / max(t.layers, 1), mask / max(t.layers, 1),
                                    repeat_kv=t.kv_heads != t.heads))
     return memory.StepShape(tuple(towers), vocab, lm_tokens, request.batch_size, e,
                             request.gradient_checkpointing, cuda=request.device == "cuda")
