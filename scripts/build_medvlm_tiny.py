@@ -1,6 +1,6 @@
 """Pretrain medvlm-tiny on synth-rad images and write pefomed/assets/medvlm-tiny.
 
-    python scripts/build_medvlm_tiny.py                    # both stages (~14 + ~30 min on one thread)
+    python scripts/build_medvlm_tiny.py                    # both stages (~14 + ~60 min on one thread)
     python scripts/build_medvlm_tiny.py --steps 50 --instruct-steps 50 --out /tmp/m   # a quick smoke run
     python scripts/build_medvlm_tiny.py --init STAGE1_FOLDER --out /tmp/m2   # stage 2 only, from stage-1 weights
 
@@ -39,7 +39,8 @@ from pefomed.models.medvlm_tiny import ARCHITECTURE, ASSET_DIR, REPORT_PROMPT, b
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=2400, help="stage 1: captions")
-    ap.add_argument("--instruct-steps", type=int, default=4500, help="stage 2: instruction questions + captions")
+    ap.add_argument("--instruct-steps", type=int, default=9000,
+                    help="stage 2: instruction questions + captions (4,500 reached 74%% yes/no on its own questions, 9,000 84%%)")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--instruct-lr", type=float, default=7e-4)
