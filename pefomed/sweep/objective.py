@@ -92,8 +92,11 @@ def plan_skip(config: TrialConfig, spec: SweepSpec) -> TrialOutcome | None:
     device = str(options.get("device", "auto"))
     cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     dtype = str(options.get("dtype", "auto"))
-    if dtype == "auto":  # as the trial will resolve it (a CPU's bf16 for large models aside: fp32 is the larger plan)
-        dtype = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
+    if dtype == "auto":  # as the trial resolves it; without the model a CPU gets fp32, the larger plan
+        from pefomed.train.step import resolve_dtype
+
+        resolved = resolve_dtype("auto", torch.device("cuda" if cuda else "cpu"))
+        dtype = "bf16" if resolved == torch.bfloat16 else "fp32"
     try:
         record = plan(PlanRequest(spec.model, config.method, parts=tuple(config.parts), layers=config.layers,
                                   settings=tuple(sorted(config.settings.items())),
